@@ -1,0 +1,75 @@
+"""The bot's one error tree. Every failure reaches the user as a sentence, never a stack trace.
+
+    BotError
+     ├── UserError            shown to the user as written
+     │    └── UsageError      … followed by the command's usage line
+     └── ServerError          a REST call failed (status, errorType, details from Rocket.Chat)
+          ├── AuthError       401: the token is invalid or revoked
+          ├── RateLimited     429 / error-too-many-requests: retry after `retry_after` seconds
+          ├── TwoFactorRequired   totp-required: `method` says which code to ask for
+          └── TwoFactorInvalid    totp-invalid / totp-max-attempts
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BotError(Exception):
+    """Base of every error the bot raises on purpose."""
+
+
+class UserError(BotError):
+    """Something the user can fix; the message is shown to them as written."""
+
+
+class UsageError(UserError):
+    """A command was called wrongly; the dispatcher adds the usage line."""
+
+
+class ServerError(BotError):
+    """Rocket.Chat answered a REST call with an error.
+
+    `error_type` is Rocket.Chat's `errorType` (or the bare `error` when there is none); the
+    message never contains request headers, so it never contains a token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_type: str | None = None,
+        details: Any = None,
+        endpoint: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.details = details
+        self.endpoint = endpoint
+
+
+class AuthError(ServerError):
+    """401: the credentials were not accepted (token revoked, expired or wrong)."""
+
+
+class RateLimited(ServerError):
+    """429 (or DDP error-too-many-requests): wait `retry_after` seconds before trying again."""
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class TwoFactorRequired(ServerError):
+    """totp-required: the server wants a second factor; `method` is totp, email or password."""
+
+    @property
+    def method(self) -> str:
+        details = self.details if isinstance(self.details, dict) else {}
+        return str(details.get("method", "password"))
+
+
+class TwoFactorInvalid(ServerError):
+    """totp-invalid or totp-max-attempts: the code given was wrong."""

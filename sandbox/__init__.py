@@ -1,0 +1,3 @@
+from sandbox.server import serve
+
+__all__ = ["serve"]

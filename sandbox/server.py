@@ -1,0 +1,102 @@
+"""The sandbox's HTTP server: REST under /api/v1/, DDP at /websocket, all on one port."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pkgutil
+import socket
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+from sandbox import endpoints
+from sandbox.api import MAX_BODY_BYTES, dispatch, json_response
+from sandbox.state import SandboxState
+
+log = logging.getLogger("sandbox")
+STATE_KEY = web.AppKey("state", SandboxState)
+
+
+def load_endpoints() -> None:
+    """Import every module under sandbox/endpoints so its routes and DDP methods register."""
+    for info in pkgutil.iter_modules(endpoints.__path__):
+        importlib.import_module(f"{endpoints.__name__}.{info.name}")
+
+
+def create_state(data_file: Path | None = None, environ: Mapping[str, str] | None = None) -> SandboxState:
+    """A fresh (or reloaded) world, set up as Rocket.Chat's container image does."""
+    from sandbox import bootstrap
+
+    state = SandboxState(data_file=data_file)
+    loaded = state.load()
+    bootstrap.bootstrap(state, dict(os.environ if environ is None else environ), fresh=not loaded)
+    state.save()
+    return state
+
+
+@web.middleware
+async def _internal_errors(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:  # a bug in the sandbox must not take other clients down
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_response({"success": False, "error": "Internal server error"}, 500)
+
+
+def create_app(state: SandboxState) -> web.Application:
+    from sandbox import ddp, outbox
+
+    load_endpoints()
+    app = web.Application(middlewares=[_internal_errors], client_max_size=MAX_BODY_BYTES)
+    app[STATE_KEY] = state
+
+    async def api(request: web.Request) -> web.StreamResponse:
+        return await dispatch(state, request)
+
+    async def websocket(request: web.Request) -> web.StreamResponse:
+        return await ddp.websocket_handler(state, request)
+
+    async def emails(request: web.Request) -> web.StreamResponse:
+        return await outbox.emails_handler(state, request)
+
+    app.router.add_route("*", r"/api/v1/{name:.+}", api)
+    app.router.add_route("GET", "/websocket", websocket)
+    app.router.add_route("GET", "/sandbox/emails", emails)
+    return app
+
+
+@asynccontextmanager
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    data_file: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[str]:
+    """Run the sandbox in this event loop and yield its base URL (``http://host:port``).
+
+    `environ` stands in for the process environment (ADMIN_*, OVERWRITE_SETTING_*); by default
+    the real one is read. Port 0 picks a free port.
+    """
+    state = create_state(Path(data_file) if data_file else None, environ)
+    app = create_app(state)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    site = web.SockSite(runner, sock)
+    await site.start()
+    real_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    try:
+        yield f"http://{shown_host}:{real_port}"
+    finally:
+        await runner.cleanup()
+        state.save()

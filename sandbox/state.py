@@ -1,0 +1,199 @@
+"""The sandbox's whole world, held as Mongo-like documents, and where it is kept.
+
+Documents are plain dicts shaped like Rocket.Chat's collections (users, rooms, subscriptions,
+messages). Dates are `datetime` objects in UTC; the REST layer renders them as ISO strings and DDP
+as `{"$date": ms}`, as Rocket.Chat does. With a data file, the world is written after every change
+(JSON or SQLite by the file's suffix) so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
+_SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+COLLECTIONS = ("users", "rooms", "subscriptions", "messages", "settings", "permissions", "emails")
+
+
+def random_id(length: int = 17) -> str:
+    """Meteor's `Random.id()`: 17 characters from an unambiguous alphabet."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def random_secret(length: int = 43) -> str:
+    """Meteor's `Random.secret()`: 43 base64url characters (login tokens and PATs)."""
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(length))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def from_ms(value: int | float) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def iso(value: datetime) -> str:
+    """JavaScript's `Date.toISOString()`."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _ejson_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$date": to_ms(value)}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _ejson_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$date" in obj and isinstance(obj["$date"], (int, float)):
+        return from_ms(obj["$date"])
+    return obj
+
+
+def ejson_dumps(value: Any) -> str:
+    """JSON with dates as `{"$date": ms}` (Meteor's EJSON), as DDP sends them."""
+    return json.dumps(value, default=_ejson_default, separators=(",", ":"))
+
+
+def ejson_loads(text: str | bytes) -> Any:
+    return json.loads(text, object_hook=_ejson_hook)
+
+
+def _rest_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def rest_dumps(value: Any) -> str:
+    """JSON with dates as ISO strings, as the REST API sends them."""
+    return json.dumps(value, default=_rest_default)
+
+
+class EventListener(Protocol):
+    """Receives what the realtime streams publish (implemented by each DDP session)."""
+
+    def on_message(self, message: dict[str, Any], room: dict[str, Any]) -> None: ...
+    def on_notify_user(self, user_id: str, event: str, args: list[Any]) -> None: ...
+    def on_notify_room(self, room_id: str, event: str, args: list[Any]) -> None: ...
+    def on_notify_logged(self, event: str, args: list[Any]) -> None: ...
+
+
+@dataclass
+class EventBus:
+    """Fans realtime events out to the connected DDP sessions."""
+
+    listeners: set[Any] = field(default_factory=set)
+
+    def message(self, message: dict[str, Any], room: dict[str, Any]) -> None:
+        """A message was inserted or updated (stream-room-messages)."""
+        for listener in list(self.listeners):
+            listener.on_message(message, room)
+
+    def notify_user(self, user_id: str, event: str, args: list[Any]) -> None:
+        """stream-notify-user `<uid>/<event>`."""
+        for listener in list(self.listeners):
+            listener.on_notify_user(user_id, event, args)
+
+    def notify_room(self, room_id: str, event: str, args: list[Any]) -> None:
+        """stream-notify-room `<rid>/<event>`."""
+        for listener in list(self.listeners):
+            listener.on_notify_room(room_id, event, args)
+
+    def notify_logged(self, event: str, args: list[Any]) -> None:
+        """stream-notify-logged `<event>`."""
+        for listener in list(self.listeners):
+            listener.on_notify_logged(event, args)
+
+
+@dataclass
+class SandboxState:
+    """Every collection of the sandbox, plus the event bus and the optional data file."""
+
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    permissions: dict[str, list[str]] = field(default_factory=dict)
+    emails: list[dict[str, Any]] = field(default_factory=list)
+    # Not persisted: runtime-only pieces.
+    bus: EventBus = field(default_factory=EventBus)
+    data_file: Path | None = None
+    runtime: dict[str, Any] = field(default_factory=dict)  # rate-limiter buckets and the like
+
+    def collections(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in COLLECTIONS}
+
+    def save(self) -> None:
+        """Write every collection to the data file, if there is one (atomically)."""
+        if self.data_file is None:
+            return
+        blob = ejson_dumps(self.collections())
+        if self.data_file.suffix in (".db", ".sqlite", ".sqlite3"):
+            with sqlite3.connect(self.data_file) as db:
+                db.execute("CREATE TABLE IF NOT EXISTS world (id INTEGER PRIMARY KEY, blob TEXT)")
+                db.execute("INSERT OR REPLACE INTO world (id, blob) VALUES (1, ?)", (blob,))
+            return
+        directory = self.data_file.parent
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".sandbox-", suffix=".json")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(blob)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.data_file)
+
+    def load(self) -> bool:
+        """Read the data file into the collections; False if there was nothing to read."""
+        if self.data_file is None or not self.data_file.exists():
+            return False
+        if self.data_file.suffix in (".db", ".sqlite", ".sqlite3"):
+            with sqlite3.connect(self.data_file) as db:
+                db.execute("CREATE TABLE IF NOT EXISTS world (id INTEGER PRIMARY KEY, blob TEXT)")
+                row = db.execute("SELECT blob FROM world WHERE id = 1").fetchone()
+            if row is None:
+                return False
+            data = ejson_loads(row[0])
+        else:
+            text = self.data_file.read_text()
+            if not text.strip():
+                return False
+            data = ejson_loads(text)
+        for name in COLLECTIONS:
+            if name in data:
+                setattr(self, name, data[name])
+        return True
+
+    # Small lookups every module needs.
+    def user_by_username(self, username: str) -> dict[str, Any] | None:
+        wanted = username.lower()
+        for user in self.users.values():
+            if str(user.get("username", "")).lower() == wanted:
+                return user
+        return None
+
+    def user_by_email(self, email: str) -> dict[str, Any] | None:
+        wanted = email.lower()
+        for user in self.users.values():
+            for entry in user.get("emails", []):
+                if str(entry.get("address", "")).lower() == wanted:
+                    return user
+        return None
+
+    def subscription(self, room_id: str, user_id: str) -> dict[str, Any] | None:
+        for sub in self.subscriptions.values():
+            if sub["rid"] == room_id and sub["u"]["_id"] == user_id:
+                return sub
+        return None

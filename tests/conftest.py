@@ -1,0 +1,44 @@
+"""Fixtures shared by every test: an in-process sandbox on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sandbox import serve
+
+ADMIN = {"username": "admin", "password": "admin-pass-1", "email": "admin@example.com"}
+ADMIN_ENV = {
+    "ADMIN_USERNAME": ADMIN["username"],
+    "ADMIN_PASS": ADMIN["password"],
+    "ADMIN_EMAIL": ADMIN["email"],
+}
+
+SandboxFactory = Callable[..., AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture
+def sandbox_factory() -> SandboxFactory:
+    """Start a sandbox with extra environment: `async with sandbox_factory(X="1") as url:`."""
+
+    def factory(data_file: Any = None, **environ: str) -> AbstractAsyncContextManager[str]:
+        return serve("127.0.0.1", 0, data_file=data_file, environ={**ADMIN_ENV, **environ})
+
+    return factory
+
+
+@pytest.fixture
+async def sandbox_url(sandbox_factory: SandboxFactory) -> AsyncIterator[str]:
+    """A sandbox with Rocket.Chat's default settings and an admin from ADMIN_* variables."""
+    async with sandbox_factory() as url:
+        yield url
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
