@@ -1,0 +1,368 @@
+"""The bot's settings: a TOML file < the environment (RCBOT_*) < explicit overrides (command line).
+
+`load_settings()` is the one way in. Every problem becomes a `ConfigError` whose message has one line
+per bad key, naming it as written in TOML and as its RCBOT_ variable, and saying what is expected.
+Secrets are `SecretStr`, so they never show up in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from bot.crypto import KEY_HOWTO, KeyFormatError, check_key
+
+ENV_PREFIX: Final = "RCBOT_"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+# What each key expects, in words: used whenever a value has the wrong type or shape.
+EXPECTED: Final[Mapping[str, str]] = {
+    "server_url": "the http(s) URL of the Rocket.Chat server, e.g. https://chat.example.com",
+    "username": "the bot account's username (together with password)",
+    "password": "the bot account's password (together with username)",
+    "user_id": "the bot account's user id (together with auth_token)",
+    "auth_token": "a personal access token of the bot account (together with user_id)",
+    "db": "a path to the bot's SQLite file, e.g. rcbot.db",
+    "secret_key": f"the key that encrypts stored tokens; {KEY_HOWTO}",
+    "prefixes": 'a non-empty list of command prefixes without spaces, e.g. ["/", "!"]',
+    "aliases": 'a table of alias = "command name", e.g. presence = "status"',
+    "max_concurrent_commands": "a whole number, at least 1",
+    "request_timeout": "a number of seconds greater than 0, e.g. 10",
+    "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "health_port": "a TCP port from 1 to 65535 (or leave it out)",
+}
+LOGIN_PAIRS: Final = (("username", "password"), ("user_id", "auth_token"))
+
+# The TOML file's contents for the duration of one load_settings() call.
+_FILE_DATA: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "_FILE_DATA", default=None
+)
+# False while load_settings(use_environment=False) runs (the demo must not see RCBOT_* variables).
+_USE_ENVIRONMENT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "_USE_ENVIRONMENT", default=True
+)
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names each bad key and what is expected."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def env_name(key: str) -> str:
+    """The environment variable for a (possibly nested, dot-separated) key."""
+    return ENV_PREFIX + "__".join(part.upper() for part in key.split("."))
+
+
+def describe_key(key: str) -> str:
+    """`key (RCBOT_KEY)`: how a key is named in every message."""
+    return f"{key} ({env_name(key)})"
+
+
+def _has_value(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is not None and str(value).strip() != ""
+
+
+def login_problems(data: Mapping[str, Any]) -> list[str]:
+    """Exactly one of username + password or user_id + auth_token must be complete."""
+    given = {key for pair in LOGIN_PAIRS for key in pair if _has_value(data.get(key))}
+    problems = []
+    for first, second in LOGIN_PAIRS:
+        for present, absent in ((first, second), (second, first)):
+            if present in given and absent not in given:
+                problems.append(
+                    f"{describe_key(absent)}: is required because {present} is set; "
+                    f"expected {EXPECTED[absent]}"
+                )
+    complete = [pair for pair in LOGIN_PAIRS if set(pair) <= given]
+    if not given:
+        problems.append(
+            "login: set either username + password (RCBOT_USERNAME, RCBOT_PASSWORD) or "
+            "user_id + auth_token (RCBOT_USER_ID, RCBOT_AUTH_TOKEN) for the bot account"
+        )
+    elif len(complete) == 2:
+        problems.append(
+            "login: both username + password and user_id + auth_token are set; "
+            "keep exactly one pair so it is clear how the bot logs in"
+        )
+    return problems
+
+
+def _words(value: Any) -> Any:
+    """Accept a list, a JSON list, or a comma/space separated string (handy in the environment)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError(
+                f"is not a valid JSON list; expected {EXPECTED['prefixes']}"
+            ) from None
+    return [word for word in re.split(r"[,\s]+", text) if word]
+
+
+class BotSettings(BaseSettings):
+    """Everything the bot needs to run; see bot.example.toml for each key and its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    server_url: str
+    username: str | None = None
+    password: SecretStr | None = None
+    user_id: str | None = None
+    auth_token: SecretStr | None = None
+    db: Path = Path("rcbot.db")
+    secret_key: SecretStr
+    prefixes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["/", "!"])
+    aliases: dict[str, str] = Field(default_factory=dict)
+    max_concurrent_commands: int = Field(default=32, ge=1)
+    request_timeout: float = Field(default=10.0, gt=0)
+    log_level: LogLevel = "INFO"
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Overrides (init arguments) win over the environment, which wins over the TOML file."""
+        toml = InitSettingsSource(settings_cls, init_kwargs=dict(_FILE_DATA.get() or {}))
+        if not _USE_ENVIRONMENT.get():
+            return (init_settings, toml)
+        return (init_settings, env_settings, toml)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check_login(cls, data: Any, handler: Callable[[Any], BotSettings]) -> BotSettings:
+        """Report a bad login pair together with every other problem, not one round later."""
+        problems = login_problems(data) if isinstance(data, Mapping) else []
+        try:
+            settings = handler(data)
+        except ValidationError as exc:
+            if problems:
+                raise ConfigError(validation_problems(exc) + problems) from None
+            raise
+        if problems:
+            raise ConfigError(problems)
+        return settings
+
+    @field_validator("username", "password", "user_id", "auth_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("server_url", mode="before")
+    @classmethod
+    def _check_server_url(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected {EXPECTED['server_url']}")
+        if parts.query or parts.fragment:
+            raise ValueError(
+                f"must not have a query or fragment; expected {EXPECTED['server_url']}"
+            )
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _check_secret_key(cls, value: Any) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        try:
+            return SecretStr(check_key(raw))
+        except KeyFormatError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("prefixes", mode="before")
+    @classmethod
+    def _parse_prefixes(cls, value: Any) -> Any:
+        return _words(value)
+
+    @field_validator("prefixes")
+    @classmethod
+    def _check_prefixes(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(f"is empty; expected {EXPECTED['prefixes']}")
+        for prefix in value:
+            if not prefix or any(ch.isspace() for ch in prefix):
+                raise ValueError(
+                    f"{prefix!r} is not a usable prefix; expected {EXPECTED['prefixes']}"
+                )
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _check_aliases(cls, value: dict[str, str]) -> dict[str, str]:
+        for alias, command in value.items():
+            for word in (alias, command):
+                if not word.strip() or any(ch.isspace() for ch in word.strip()):
+                    raise ValueError(
+                        f"{alias!r} = {command!r} is not usable; aliases and command names are "
+                        f"single words; expected {EXPECTED['aliases']}"
+                    )
+        return {alias.strip(): command.strip() for alias, command in value.items()}
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("db", mode="after")
+    @classmethod
+    def _expand_db(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def websocket_url(self) -> str:
+        """The realtime (DDP) endpoint derived from server_url: ws(s)://host[/path]/websocket."""
+        parts = urlsplit(self.server_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, parts.netloc, f"{parts.path}/websocket", "", ""))
+
+    @property
+    def uses_password_login(self) -> bool:
+        """True when the bot logs in with username + password, False for user_id + auth_token."""
+        return self.username is not None
+
+    def summary(self) -> list[str]:
+        """Non-secret lines describing the configuration (for `rcbot check`)."""
+        login = (
+            f"username {self.username} + password"
+            if self.uses_password_login
+            else f"user id {self.user_id} + auth token"
+        )
+        return [
+            f"server_url: {self.server_url} (realtime {self.websocket_url})",
+            f"login: {login}",
+            f"db: {self.db}",
+            f"prefixes: {' '.join(self.prefixes)}",
+            f"aliases: {', '.join(f'{a} -> {c}' for a, c in self.aliases.items()) or 'none'}",
+            f"max_concurrent_commands: {self.max_concurrent_commands}",
+            f"request_timeout: {self.request_timeout:g} s",
+            f"log_level: {self.log_level}",
+            f"health_port: {self.health_port if self.health_port is not None else 'off'}",
+        ]
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if key else str(part)
+    return key
+
+
+def validation_problems(exc: ValidationError) -> list[str]:
+    """One line per pydantic error: the key, its variable, and what is expected (no URLs, no input)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = tuple(error["loc"])
+        field = str(loc[0]) if loc else ""
+        key = _key_of(loc)
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            problems.append(
+                f"{key}: is not a known setting (check the spelling; "
+                "bot.example.toml lists every setting)"
+            )
+            continue
+        name = describe_key(field) if key == field else f"{key} ({env_name(field)})"
+        if kind == "missing":
+            text = f"is required: expected {EXPECTED.get(field, 'a value')}"
+        elif kind == "value_error":
+            text = str(error["msg"]).removeprefix("Value error, ")
+        else:
+            text = f"expected {EXPECTED.get(field, 'a valid value')}"
+        problems.append(f"{name}: {text}")
+    return problems
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML file as a dict; a missing or unreadable file is an error, not an empty config."""
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} is not a file")
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_settings(
+    config_file: Path | str | None = None, *, use_environment: bool = True, **overrides: Any
+) -> BotSettings:
+    """Load settings from `config_file` (optional), RCBOT_* variables and `overrides` (None = unset).
+
+    `use_environment=False` ignores RCBOT_* variables (for the self-contained demo).
+    """
+    data = read_config_file(Path(config_file)) if config_file is not None else {}
+    given = {key: value for key, value in overrides.items() if value is not None}
+    token = _FILE_DATA.set(data)
+    env_token = _USE_ENVIRONMENT.set(use_environment)
+    try:
+        return BotSettings(**given)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(exc)) from None
+    except SettingsError as exc:
+        match = re.search(r'field "([^"]+)"', str(exc))
+        field = match.group(1) if match else ""
+        if field:
+            raise ConfigError(
+                f"{describe_key(field)}: cannot be parsed; expected "
+                f"{EXPECTED.get(field, 'a valid value')} (lists and tables as JSON)"
+            ) from None
+        raise ConfigError("the environment has an RCBOT_ value that cannot be parsed") from None
+    finally:
+        _FILE_DATA.reset(token)
+        _USE_ENVIRONMENT.reset(env_token)
