@@ -1,0 +1,31 @@
+"""`/name`: change your display name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.context import CommandContext
+from bot.converters import DisplayName
+from bot.registry import command
+
+if TYPE_CHECKING:
+    from bot.profile import ProfileService
+
+
+@command(
+    "name",
+    aliases=("displayname",),
+    help="""
+    Change your display name, the name people see next to your messages.
+    It can't be empty and can't contain < > \\ or /.
+    Example: `/name Alice Liddell`
+    """,
+)
+async def name(
+    ctx: CommandContext, profile: ProfileService, /, *, display_name: DisplayName
+) -> str:
+    """Set the display name and say what changed."""
+    change = await profile.set_name(ctx, display_name)
+    if not change.changed:
+        return f"Your display name is already “{change.after}”."
+    return f"Display name set to “{change.after}”."
