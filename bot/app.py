@@ -1,0 +1,134 @@
+"""The running bot: storage, REST client, command registry and the realtime connection, wired.
+
+`ProfileBot` is an async context manager so tests and the demo can run it in-process;
+`run_bot()` is what `rcbot run` calls. A dropped websocket is reconnected with exponential
+backoff and jitter; commands already queued keep running meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from types import TracebackType
+from typing import Any, Self
+
+from bot.config import BotSettings
+from bot.dispatch import Dispatcher
+from bot.message import IncomingMessage
+from bot.profile import ProfileService
+from bot.registry import Registry
+from bot.replies import Replies
+from bot.rest import Credentials, RestClient
+from bot.store import Store
+from bot.tokens import TokenService
+from bot.transport import ConnectionLost, RealtimeConnection
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class ProfileBot:
+    """One bot process: `async with ProfileBot(settings) as bot: await bot.run_forever()`."""
+
+    def __init__(self, settings: BotSettings) -> None:
+        self.settings = settings
+        self.connected = asyncio.Event()
+        self.registry = Registry.load(aliases=settings.aliases, prefixes=settings.prefixes)
+        self._store: Store | None = None
+        self._rest = RestClient(str(settings.server_url), timeout=settings.request_timeout)
+        self._connection = RealtimeConnection(str(settings.server_url), self._on_message)
+        self._dispatcher: Dispatcher | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self._connection.user_id
+
+    @property
+    def username(self) -> str:
+        return self._connection.username
+
+    async def __aenter__(self) -> Self:
+        settings = self.settings
+        secret_key = settings.secret_key.get_secret_value()
+        self._store = await Store.open(self.settings.db, secret_key=secret_key)
+        await self._rest.open()
+        services: dict[str, Any] = {
+            "profile": ProfileService(self._store, self._rest, self.settings),
+            "tokens": TokenService(self._store, self._rest, prefix=settings.prefixes[0]),
+            "registry": self.registry,
+            "settings": self.settings,
+        }
+        self.registry.check_injectables({"ctx", *services})
+        await self._connect()
+        self._dispatcher = Dispatcher(
+            bot_user_id=self.user_id,
+            registry=self.registry,
+            services=services,
+            replies=Replies(self._connection),
+            prefixes=list(self.settings.prefixes),
+            max_concurrent=self.settings.max_concurrent_commands,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+        if self._dispatcher is not None:
+            await self._dispatcher.drain()
+        await self._connection.close()
+        await self._rest.close()
+        if self._store is not None:
+            await self._store.close()
+
+    async def _connect(self) -> None:
+        settings = self.settings
+        if settings.user_id and settings.auth_token:
+            token = settings.auth_token.get_secret_value()
+            me = await self._rest.me(Credentials(settings.user_id, token))
+            await self._connection.connect(username=str(me["username"]), resume_token=token)
+        else:
+            password = settings.password.get_secret_value() if settings.password else ""
+            await self._connection.connect(username=str(settings.username), password=password)
+        self.connected.set()
+        log.info("connected to %s as %s", settings.server_url, self.username)
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if self._dispatcher is not None:
+            await self._dispatcher.handle(message)
+
+    def start(self) -> None:
+        """Run the connection loop in the background (for tests and the demo)."""
+        self._runner = asyncio.create_task(self.run_forever())
+
+    async def run_forever(self) -> None:
+        """Deliver messages, reconnecting with backoff and jitter whenever the socket drops."""
+        failures = 0
+        while True:
+            try:
+                await self._connection.run()
+            except ConnectionLost as lost:
+                log.warning("realtime connection lost: %s", lost)
+            self.connected.clear()
+            while not self.connected.is_set():
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
+                await asyncio.sleep(delay)
+                try:
+                    await self._connect()
+                    failures = 0
+                except ConnectionLost as lost:
+                    failures += 1
+                    log.warning("reconnect failed (attempt %d): %s", failures, lost)
+
+
+async def run_bot(settings: BotSettings) -> None:
+    """`rcbot run`: run until cancelled (Ctrl-C / SIGTERM)."""
+    async with ProfileBot(settings) as bot:
+        await bot.run_forever()
