@@ -27,6 +27,7 @@ from bot.transport import ConnectionLost, RealtimeConnection
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
+DRAIN_SECONDS = 10.0
 
 
 class ProfileBot:
@@ -79,10 +80,14 @@ class ProfileBot:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Finish the commands in flight first: they need the connection's reader to get answers.
+        if self._dispatcher is not None:
+            try:
+                await asyncio.wait_for(self._dispatcher.drain(), DRAIN_SECONDS)
+            except TimeoutError:
+                log.warning("gave up waiting for commands in flight after %s s", DRAIN_SECONDS)
         if self._runner is not None:
             self._runner.cancel()
-        if self._dispatcher is not None:
-            await self._dispatcher.drain()
         await self._connection.close()
         await self._rest.close()
         if self._store is not None:

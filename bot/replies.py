@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import logging
+
+from bot.errors import ServerError
 from bot.message import IncomingMessage
+
+log = logging.getLogger(__name__)
 
 DONE = ":white_check_mark:"
 FAILED = ":x:"
@@ -35,7 +40,11 @@ class Replies:
         if message.is_direct:
             await self._sender.send_message(message.room_id, text, thread_id=message.thread_id)
             return
-        await self._sender.react(message.id, DONE if ok else FAILED)
+        try:
+            await self._sender.react(message.id, DONE if ok else FAILED)
+        except ServerError as error:
+            # The message may be gone already (a token the bot deleted): the DM still goes out.
+            log.info("could not react to message %s: %s", message.id, error.error_type)
         await self.tell(message.sender_username, text)
 
     async def tell(self, username: str, text: str) -> None:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MessageHandler = Callable[[IncomingMessage], Awaitable[None]]
 ROOM_MESSAGES = "stream-room-messages"
 NOTIFY_USER = "stream-notify-user"
+CALL_TIMEOUT_SECONDS = 30.0
 
 
 class ConnectionLost(Exception):
@@ -163,7 +164,11 @@ class RealtimeConnection:
         frame_id = RealtimeRequest._get_new_id()
         frame = {"msg": "method", "method": method, "id": frame_id, "params": list(params)}
         try:
-            reply = await self._client._dispatcher.call_method(frame, frame_id)
+            reply = await asyncio.wait_for(
+                self._client._dispatcher.call_method(frame, frame_id), CALL_TIMEOUT_SECONDS
+            )
+        except TimeoutError:
+            raise ConnectionLost(f"no answer to {method} within {CALL_TIMEOUT_SECONDS} s") from None
         except (websockets.ConnectionClosed, OSError) as exc:
             raise ConnectionLost(str(exc)) from None
         error = reply.get("error")

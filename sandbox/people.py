@@ -223,6 +223,10 @@ class Person:
         )
         return str(reply["token"])
 
+    async def me(self) -> dict[str, Any]:
+        """This person as `GET me` shows them (with `_updatedAt`)."""
+        return await self.rest("GET", "me")
+
     async def profile(self) -> dict[str, Any]:
         """This person's own user document, as `users.info` shows it."""
         reply = await self.rest("GET", "users.info", params={"userId": self.user_id})
