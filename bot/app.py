@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import signal
 from types import TracebackType
 from typing import Any, Self
 
@@ -134,6 +135,13 @@ class ProfileBot:
 
 
 async def run_bot(settings: BotSettings) -> None:
-    """`rcbot run`: run until cancelled (Ctrl-C / SIGTERM)."""
+    """`rcbot run`: serve until SIGTERM or Ctrl-C, then finish the commands in flight and exit."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     async with ProfileBot(settings) as bot:
-        await bot.run_forever()
+        bot.start()
+        log.info("ready: listening as %s", bot.username)
+        await stop.wait()
+        log.info("stopping: finishing the commands in flight")

@@ -6,7 +6,6 @@ import logging
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -160,38 +159,10 @@ def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Any:
     root.setLevel(level)
 
 
-def test_run_loads_settings_and_hands_them_to_the_app(
-    monkeypatch: pytest.MonkeyPatch, restore_logging: None
-) -> None:
-    for name, value in good_env().items():
-        monkeypatch.setenv(name, value)
-    received: list[BotSettings] = []
-
-    async def run_bot(settings: BotSettings) -> None:
-        received.append(settings)
-
-    monkeypatch.setitem(sys.modules, "bot.app", types.SimpleNamespace(run_bot=run_bot))
-
-    assert cli.main(["run", "--set", "max_concurrent_commands=5"]) == 0
-    assert len(received) == 1
-    assert received[0].max_concurrent_commands == 5
-    assert received[0].user_id == "bot-user-id"
-
-
-def test_run_with_a_bad_configuration_never_starts_the_app(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("RCBOT_"):
-            monkeypatch.delenv(name)
-
-    def explode(*args: Any) -> None:
-        raise AssertionError("the app must not start")
-
-    monkeypatch.setitem(sys.modules, "bot.app", types.SimpleNamespace(run_bot=explode))
-
-    assert cli.main(["run"]) == 2
-    assert "server_url (RCBOT_SERVER_URL): is required" in capsys.readouterr().err
+def test_run_with_a_bad_configuration_exits_before_connecting(tmp_path: Path) -> None:
+    result = rcbot("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "server_url (RCBOT_SERVER_URL): is required" in result.stderr
 
 
 # -- the log scrubber ---------------------------------------------------------------------
