@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.errors import CoreMeteorError, Failure, MeteorError, PlainError
+from sandbox.errors import CoreMeteorError, Failure, MeteorError, PlainError, RawResponse
 from sandbox.state import SandboxState, rest_dumps
 
 Handler = Callable[["ApiRequest"], Awaitable[dict[str, Any]]]
@@ -38,13 +38,31 @@ class TwoFactorOptions:
 @dataclass
 class Route:
     method: str
-    name: str  # e.g. "users.updateOwnBasicInfo"
+    name: str  # e.g. "users.updateOwnBasicInfo", or a pattern such as "settings/:_id"
     handler: Handler
     auth_required: bool
     permissions: tuple[str, ...]
     two_factor: TwoFactorOptions | None
     validate: Validator | None
     rate_limited: bool
+    version: str | None = "v1"  # None: Rocket.Chat's API.default, served at /api/<name>
+
+    def match(self, name: str) -> dict[str, str] | None:
+        """The URL params if `name` matches this route's pattern (":param" segments)."""
+        if ":" not in self.name:
+            return {} if name == self.name else None
+        wanted, given = self.name.split("/"), name.split("/")
+        if len(wanted) != len(given):
+            return None
+        params: dict[str, str] = {}
+        for pattern, part in zip(wanted, given):
+            if pattern.startswith(":"):
+                if not part:
+                    return None
+                params[pattern[1:]] = part
+            elif pattern != part:
+                return None
+        return params
 
 
 @dataclass
@@ -59,6 +77,7 @@ class ApiRequest:
     user: dict[str, Any] | None = None
     login_token: dict[str, Any] | None = None  # the loginTokens entry that authenticated
     headers_out: dict[str, str] = field(default_factory=dict)
+    url_params: dict[str, str] = field(default_factory=dict)  # ":param" parts of the route
 
     @property
     def user_id(self) -> str:
@@ -67,17 +86,19 @@ class ApiRequest:
 
     @property
     def client_address(self) -> str:
-        forwarded = self.http.headers.get("X-Forwarded-For")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-        return self.http.remote or "127.0.0.1"
+        """api.ts `getRequestIP` with HTTP_FORWARDED_COUNT unset: X-Real-IP, else the peer.
+
+        X-Forwarded-For is ignored, as Rocket.Chat ignores it by default.
+        """
+        return self.http.headers.get("X-Real-IP") or self.http.remote or "127.0.0.1"
 
     @property
     def user_agent(self) -> str:
         return self.http.headers.get("User-Agent", "")
 
 
-ROUTES: dict[tuple[str, str], Route] = {}
+ROUTES: dict[tuple[str, str], Route] = {}  # /api/v1/<name>
+DEFAULT_ROUTES: dict[tuple[str, str], Route] = {}  # /api/<name> (API.default: no rate limiter)
 
 
 def route(
@@ -89,19 +110,48 @@ def route(
     two_factor: TwoFactorOptions | None = None,
     validate: Validator | None = None,
     rate_limited: bool = True,
+    version: str | None = "v1",
 ) -> Callable[[Handler], Handler]:
-    """Declare `/api/v1/<name>` for an HTTP method, with Rocket.Chat's route options."""
+    """Declare `/api/v1/<name>` (or `/api/<name>` with version=None) with Rocket.Chat's options.
+
+    `name` may hold ":param" segments (e.g. "settings/:_id"); their values land in
+    `ApiRequest.url_params`.
+    """
 
     def register(handler: Handler) -> Handler:
+        table = ROUTES if version else DEFAULT_ROUTES
         key = (method.upper(), name)
-        if key in ROUTES:
+        if key in table:
             raise RuntimeError(f"route {method} {name} declared twice")
-        ROUTES[key] = Route(
-            method.upper(), name, handler, auth, permissions, two_factor, validate, rate_limited
+        table[key] = Route(
+            method.upper(),
+            name,
+            handler,
+            auth,
+            permissions,
+            two_factor,
+            validate,
+            rate_limited and version is not None,
+            version,
         )
         return handler
 
     return register
+
+
+def find_route(
+    table: dict[tuple[str, str], Route], method: str, name: str
+) -> tuple[Route, dict[str, str]] | None:
+    """The route for an HTTP method and path name, with its URL params; exact names first."""
+    exact = table.get((method, name))
+    if exact is not None:
+        return exact, {}
+    for (route_method, _), candidate in table.items():
+        if route_method == method and ":" in candidate.name:
+            params = candidate.match(name)
+            if params is not None:
+                return candidate, params
+    return None
 
 
 def hash_login_token(token: str) -> str:
@@ -125,7 +175,9 @@ def find_login(
     return None
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         text=rest_dumps(payload), status=status, content_type="application/json", headers=headers
     )
@@ -138,8 +190,13 @@ def success(payload: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def error_response(exc: BaseException, headers: dict[str, str] | None = None) -> web.Response:
     """The catch block of Rocket.Chat's api.ts."""
+    if isinstance(exc, RawResponse):
+        return json_response(exc.body, exc.status, headers)
     if isinstance(exc, Failure):
-        return json_response({"success": False, "error": exc.text}, exc.status, headers)
+        failure: dict[str, Any] = {"success": False, "error": exc.text}
+        if exc.error_type:
+            failure["errorType"] = exc.error_type
+        return json_response(failure, exc.status, headers)
     if isinstance(exc, PlainError):
         return json_response({"success": False, "error": exc.message}, 400, headers)
     if isinstance(exc, MeteorError):
@@ -186,31 +243,44 @@ async def _read_body(http: web.Request) -> Any:
         return {key: value for key, value in form.items()}
     try:
         return json.loads(raw)
-    except ValueError as exc:
-        raise Failure(f"Unexpected token in JSON: {exc.msg}") from None
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        raise Failure(f"Unexpected token in JSON: {getattr(exc, 'msg', exc)}") from None
 
 
-async def dispatch(state: SandboxState, http: web.Request) -> web.Response:
-    """Run one `/api/v1/<name>` request through the pipeline."""
+async def dispatch(
+    state: SandboxState, http: web.Request, table: dict[tuple[str, str], Route] | None = None
+) -> web.Response:
+    """Run one `/api/v1/<name>` (or, with DEFAULT_ROUTES, `/api/<name>`) request."""
     # Imported here: these modules register routes that import this one.
     from sandbox import permissions, ratelimit, twofactor
 
+    routes = ROUTES if table is None else table
     name = http.match_info["name"]
-    found = ROUTES.get((http.method, name))
-    if found is None:
-        if any(key[1] == name for key in ROUTES):
+    matched = find_route(routes, http.method, name)
+    if matched is None:
+        if any(other.match(name) is not None for other in routes.values()):
             return json_response({"success": False, "error": "Method not allowed"}, 405)
         return json_response({"success": False, "error": "API endpoint not found"}, 404)
+    found, url_params = matched
     try:
         body = await _read_body(http)
     except Failure as exc:
         return error_response(exc)
-    request = ApiRequest(state=state, route=found, http=http, body=body, query=dict(http.query))
-    login = find_login(state, http.headers.get("X-User-Id"), http.headers.get("X-Auth-Token"))
-    if login is not None:
+    request = ApiRequest(
+        state=state,
+        route=found,
+        http=http,
+        body=body,
+        query=dict(http.query),
+        url_params=url_params,
+    )
+    # Rocket.Chat only looks at X-User-Id/X-Auth-Token on routes that require auth.
+    login = None
+    if found.auth_required:
+        login = find_login(state, http.headers.get("X-User-Id"), http.headers.get("X-Auth-Token"))
+        if login is None:
+            return unauthorized_response()
         request.user, request.login_token = login
-    if found.auth_required and login is None:
-        return unauthorized_response()
     try:
         if found.rate_limited:
             ratelimit.check_rest(request)
@@ -220,13 +290,19 @@ async def dispatch(state: SandboxState, http: web.Request) -> web.Response:
         if found.permissions and not permissions.has_all(
             state, request.user_id if request.user else None, found.permissions
         ):
-            return forbidden(
-                "User does not have the permissions required for this action [error-unauthorized]"
+            return json_response(
+                {
+                    "success": False,
+                    "error": "User does not have the permissions required for this action"
+                    " [error-unauthorized]",
+                },
+                403,
+                request.headers_out,
             )
         if found.two_factor is not None:
             twofactor.check_for_rest(request, found.two_factor)
         payload = await found.handler(request)
-    except (MeteorError, PlainError, Failure) as exc:
+    except (MeteorError, PlainError, Failure, RawResponse) as exc:
         if http.method != "GET":
             state.save()
         return error_response(exc, request.headers_out)

@@ -4,6 +4,7 @@
      ├── MeteorError        Meteor.Error: REST error "<reason> [<error>]" plus errorType/details
      │    └── CoreMeteorError   core-services MeteorError: REST error is the bare code
      ├── PlainError         a plain JS Error: REST {"success":false,"error":message}, no errorType
+     │    └── MatchError        meteor/check's Match.Error: DDP sends the sanitized 400 "Match failed"
      └── Failure            API.v1.failure('text'): 400 {"success":false,"error":text}
 
 The REST pipeline (sandbox.api) and the DDP server (sandbox.ddp) map these to wire shapes.
@@ -56,10 +57,32 @@ class PlainError(Exception):
         super().__init__(message)
 
 
-class Failure(Exception):
-    """`API.v1.failure(text)`: 400 with only `error`."""
+class MatchError(PlainError):
+    """`check()` failed: REST shows "Match error: ...", DDP the sanitized 400 "Match failed"."""
 
-    def __init__(self, text: str, status: int = 400) -> None:
+    def __init__(self, detail: str = "Failed Match.Where validation") -> None:
+        super().__init__(f"Match error: {detail}")
+
+    @staticmethod
+    def ddp_error() -> dict[str, Any]:
+        """The `error` of a DDP result frame: Match.Error's sanitizedError."""
+        return MeteorError(400, "Match failed").ddp_error()
+
+
+class Failure(Exception):
+    """`API.v1.failure(text, errorType?)`: 400 with `error` (and `errorType` when given)."""
+
+    def __init__(self, text: str, status: int = 400, error_type: str | None = None) -> None:
         self.text = text
         self.status = status
+        self.error_type = error_type
         super().__init__(text)
+
+
+class RawResponse(Exception):
+    """A route answering with its own status and body (REST `login` failures, 500s)."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"{status}: {body}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from sandbox import endpoints
-from sandbox.api import MAX_BODY_BYTES, dispatch, json_response
+from sandbox.api import DEFAULT_ROUTES, MAX_BODY_BYTES, dispatch, json_response
 from sandbox.state import SandboxState
 
 log = logging.getLogger("sandbox")
@@ -27,7 +27,9 @@ def load_endpoints() -> None:
         importlib.import_module(f"{endpoints.__name__}.{info.name}")
 
 
-def create_state(data_file: Path | None = None, environ: Mapping[str, str] | None = None) -> SandboxState:
+def create_state(
+    data_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> SandboxState:
     """A fresh (or reloaded) world, set up as Rocket.Chat's container image does."""
     from sandbox import bootstrap
 
@@ -39,7 +41,9 @@ def create_state(data_file: Path | None = None, environ: Mapping[str, str] | Non
 
 
 @web.middleware
-async def _internal_errors(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+async def _internal_errors(
+    request: web.Request, handler: web.RequestHandler
+) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException:
@@ -59,6 +63,9 @@ def create_app(state: SandboxState) -> web.Application:
     async def api(request: web.Request) -> web.StreamResponse:
         return await dispatch(state, request)
 
+    async def default_api(request: web.Request) -> web.StreamResponse:
+        return await dispatch(state, request, DEFAULT_ROUTES)
+
     async def websocket(request: web.Request) -> web.StreamResponse:
         return await ddp.websocket_handler(state, request)
 
@@ -66,6 +73,7 @@ def create_app(state: SandboxState) -> web.Application:
         return await outbox.emails_handler(state, request)
 
     app.router.add_route("*", r"/api/v1/{name:.+}", api)
+    app.router.add_route("*", r"/api/{name:(?!v1/)[^/]+}", default_api)  # e.g. /api/info
     app.router.add_route("GET", "/websocket", websocket)
     app.router.add_route("GET", "/sandbox/emails", emails)
     return app
@@ -84,6 +92,19 @@ async def serve(
     `environ` stands in for the process environment (ADMIN_*, OVERWRITE_SETTING_*); by default
     the real one is read. Port 0 picks a free port.
     """
+    async with serve_state(host, port, data_file=data_file, environ=environ) as (url, _state):
+        yield url
+
+
+@asynccontextmanager
+async def serve_state(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    data_file: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[tuple[str, SandboxState]]:
+    """Like `serve`, but yields (base URL, state) so in-process tests can move the clock."""
     state = create_state(Path(data_file) if data_file else None, environ)
     app = create_app(state)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
@@ -96,7 +117,7 @@ async def serve(
     real_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     try:
-        yield f"http://{shown_host}:{real_port}"
+        yield f"http://{shown_host}:{real_port}", state
     finally:
         await runner.cleanup()
         state.save()

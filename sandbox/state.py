@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,20 +34,24 @@ def random_secret(length: int = 43) -> str:
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The current UTC time at millisecond precision, as a JavaScript Date holds it."""
+    current = datetime.now(UTC)
+    return current.replace(microsecond=current.microsecond // 1000 * 1000)
 
 
 def to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def from_ms(value: int | float) -> datetime:
+def from_ms(value: float) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
 def iso(value: datetime) -> str:
     """JavaScript's `Date.toISOString()`."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )
 
 
 def _ejson_default(value: Any) -> Any:
@@ -87,7 +91,9 @@ class EventListener(Protocol):
 
     def on_message(self, message: dict[str, Any], room: dict[str, Any]) -> None: ...
     def on_notify_user(self, user_id: str, event: str, args: list[Any]) -> None: ...
-    def on_notify_room(self, room_id: str, event: str, args: list[Any]) -> None: ...
+    def on_notify_room(
+        self, room_id: str, event: str, args: list[Any], origin: Any = None
+    ) -> None: ...
     def on_notify_logged(self, event: str, args: list[Any]) -> None: ...
 
 
@@ -107,10 +113,11 @@ class EventBus:
         for listener in list(self.listeners):
             listener.on_notify_user(user_id, event, args)
 
-    def notify_room(self, room_id: str, event: str, args: list[Any]) -> None:
-        """stream-notify-room `<rid>/<event>`."""
+    def notify_room(self, room_id: str, event: str, args: list[Any], origin: Any = None) -> None:
+        """stream-notify-room `<rid>/<event>`; `origin` (a DDP session) does not get its own
+        event back, as the streamer's retransmitToSelf=false says."""
         for listener in list(self.listeners):
-            listener.on_notify_room(room_id, event, args)
+            listener.on_notify_room(room_id, event, args, origin)
 
     def notify_logged(self, event: str, args: list[Any]) -> None:
         """stream-notify-logged `<event>`."""
@@ -133,6 +140,14 @@ class SandboxState:
     bus: EventBus = field(default_factory=EventBus)
     data_file: Path | None = None
     runtime: dict[str, Any] = field(default_factory=dict)  # rate-limiter buckets and the like
+
+    def clock(self) -> datetime:
+        """This sandbox's "now": real UTC time plus `runtime["clock_offset"]` seconds.
+
+        Time-dependent rules (2FA remember-me, code expiry, rate-limit windows) read this clock,
+        so tests move time by raising the offset instead of sleeping.
+        """
+        return now() + timedelta(seconds=float(self.runtime.get("clock_offset", 0)))
 
     def collections(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in COLLECTIONS}

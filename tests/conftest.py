@@ -20,6 +20,9 @@ ADMIN_ENV = {
 
 SandboxFactory = Callable[..., AbstractAsyncContextManager[str]]
 
+# The realtime fixtures (`realtime`, a raw DDP client) live with the DDP test client.
+pytest_plugins = ("tests.ddp_client",)
+
 
 @pytest.fixture
 def sandbox_factory() -> SandboxFactory:

@@ -1,0 +1,76 @@
+"""Connection-based presence, as Rocket.Chat's Presence service keeps it.
+
+A user is connected while at least one logged-in DDP session is open (REST calls do not count).
+`status` is then the user's `statusDefault` ('online' unless they chose away/busy/offline), and
+'offline' once the last session closes. A change is announced on stream-notify-logged
+`user-status` as `[[uid, username, 0-3, statusText, name, roles]]`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.state import SandboxState
+
+STATUS_CODES = {"offline": 0, "online": 1, "away": 2, "busy": 3, "disabled": 0}
+
+
+def _sessions(state: SandboxState) -> dict[str, int]:
+    return state.runtime.setdefault("ddp_online", {})
+
+
+def is_connected(state: SandboxState, user_id: str) -> bool:
+    """At least one logged-in DDP session of this user is open."""
+    return _sessions(state).get(user_id, 0) > 0
+
+
+def session_logged_in(state: SandboxState, user_id: str) -> None:
+    """A DDP session is now logged in as `user_id`."""
+    sessions = _sessions(state)
+    sessions[user_id] = sessions.get(user_id, 0) + 1
+    refresh(state, user_id)
+
+
+def session_logged_out(state: SandboxState, user_id: str) -> None:
+    """A DDP session of `user_id` logged out or closed."""
+    sessions = _sessions(state)
+    left = sessions.get(user_id, 0) - 1
+    if left > 0:
+        sessions[user_id] = left
+    else:
+        sessions.pop(user_id, None)
+    refresh(state, user_id)
+
+
+def refresh(state: SandboxState, user_id: str) -> None:
+    """Recompute `statusConnection` and `status`; announce `user-status` when it changed."""
+    user = state.users.get(user_id)
+    if user is None:
+        return
+    connection = "online" if is_connected(state, user_id) else "offline"
+    default = user.get("statusDefault") or "online"
+    status = (
+        "offline" if connection == "offline" else (connection if default == "online" else default)
+    )
+    user["statusConnection"] = connection
+    if user.get("status") != status:
+        user["status"] = status
+        notify_status(state, user)
+
+
+def notify_status(state: SandboxState, user: dict[str, Any]) -> None:
+    """stream-notify-logged `user-status` for the user's current status."""
+    status = user.get("status") or "offline"
+    state.bus.notify_logged(
+        "user-status",
+        [
+            [
+                user["_id"],
+                user.get("username"),
+                STATUS_CODES.get(status, 0),
+                user.get("statusText"),
+                user.get("name"),
+                user.get("roles") or [],
+            ]
+        ],
+    )

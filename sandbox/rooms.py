@@ -1,0 +1,369 @@
+"""Rooms and subscriptions, shaped and announced as Rocket.Chat 7.x does it.
+
+Rooms (`t` 'c' public channel, 'p' private group, 'd' direct message) and subscriptions (one per
+member and room) live in `state.rooms` / `state.subscriptions`. Every change is announced on
+`state.bus` the way Rocket.Chat's listeners do: `<uid>/subscriptions-changed` and
+`<uid>/rooms-changed` on stream-notify-user. Messages live in `sandbox.messaging`; the message
+functions are re-exported here because the design names them as part of this module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sandbox.errors import MeteorError
+from sandbox.state import SandboxState, now, random_id
+
+GENERAL_ID = "GENERAL"
+ROCKET_CAT = {"_id": "rocket.cat", "username": "rocket.cat", "name": "Rocket.Cat"}
+
+
+# -- lookups ----------------------------------------------------------------------------------
+
+
+def room_by_id(state: SandboxState, room_id: Any) -> dict[str, Any] | None:
+    """The room with this `_id`, or None (also for non-string ids)."""
+    if not isinstance(room_id, str):
+        return None
+    return state.rooms.get(room_id)
+
+
+def room_by_name(state: SandboxState, name: str) -> dict[str, Any] | None:
+    """A channel or group by its exact name (rooms' names are unique)."""
+    for room in state.rooms.values():
+        if room.get("t") in ("c", "p") and room.get("name") == name:
+            return room
+    return None
+
+
+def subscriptions_of_room(state: SandboxState, room_id: str) -> list[dict[str, Any]]:
+    """Every subscription to the room."""
+    return [sub for sub in state.subscriptions.values() if sub["rid"] == room_id]
+
+
+def subscriptions_of_user(state: SandboxState, user_id: str) -> list[dict[str, Any]]:
+    """Every subscription the user has."""
+    return [sub for sub in state.subscriptions.values() if sub["u"]["_id"] == user_id]
+
+
+def member_ids(state: SandboxState, room_id: str) -> list[str]:
+    """The user ids subscribed to the room."""
+    return [sub["u"]["_id"] for sub in subscriptions_of_room(state, room_id)]
+
+
+def direct_room_with(state: SandboxState, uids: list[str]) -> dict[str, Any] | None:
+    """The DM room whose members are exactly these user ids."""
+    wanted = sorted(set(uids))
+    if len(wanted) == 2:
+        return state.rooms.get("".join(wanted))
+    for room in state.rooms.values():
+        if room.get("t") == "d" and sorted(room.get("uids", [])) == wanted:
+            return room
+    return None
+
+
+# -- permissions --------------------------------------------------------------------------------
+
+
+def has_permission(
+    state: SandboxState, user_id: str | None, perm: str, room_id: str | None = None
+) -> bool:
+    """Rocket.Chat's `hasPermission(uid, perm, rid?)`: global roles, then the room's roles."""
+    from sandbox import permissions
+
+    return permissions.has_permission(state, user_id, perm, room_id)
+
+
+def can_access_room(state: SandboxState, room: dict[str, Any] | None, user_id: str | None) -> bool:
+    """`canAccessRoom`: a public channel with view-c-room, or a subscription to the room."""
+    if room is None or not user_id:
+        return False
+    if room.get("t") == "c" and has_permission(state, user_id, "view-c-room"):
+        return True
+    return state.subscription(room["_id"], user_id) is not None
+
+
+# -- announcing changes -------------------------------------------------------------------------
+
+
+def notify_subscription(state: SandboxState, sub: dict[str, Any], action: str) -> None:
+    """`watch.subscriptions`: `<uid>/subscriptions-changed` [action, subscription]."""
+    state.bus.notify_user(sub["u"]["_id"], "subscriptions-changed", [action, sub])
+    if action == "inserted":
+        room = state.rooms.get(sub["rid"])
+        if room is not None:
+            # The user stream re-emits the room once a subscription is added.
+            state.bus.notify_user(sub["u"]["_id"], "rooms-changed", ["inserted", room])
+
+
+def notify_room_changed(
+    state: SandboxState, room: dict[str, Any], action: str = "updated"
+) -> None:
+    """`watch.rooms`: `<uid>/rooms-changed` [action, room] to every member of the room."""
+    for uid in member_ids(state, room["_id"]):
+        state.bus.notify_user(uid, "rooms-changed", [action, room])
+
+
+def touch(doc: dict[str, Any], when: datetime | None = None) -> None:
+    """Set `_updatedAt`, as every write through Rocket.Chat's models does."""
+    doc["_updatedAt"] = when or now()
+
+
+# -- creating rooms and subscriptions -----------------------------------------------------------
+
+
+def ensure_general(state: SandboxState) -> dict[str, Any]:
+    """The public channel `general` (`_id` GENERAL) that a fresh Rocket.Chat has."""
+    room = state.rooms.get(GENERAL_ID)
+    if room is not None:
+        return room
+    created = now()
+    room = {
+        "_id": GENERAL_ID,
+        "ts": created,
+        "t": "c",
+        "name": "general",
+        "usernames": [],
+        "msgs": 0,
+        "usersCount": 0,
+        "_updatedAt": created,
+        "u": dict(ROCKET_CAT),
+        "default": True,
+    }
+    state.rooms[GENERAL_ID] = room
+    return room
+
+
+def _user_ref(user: dict[str, Any]) -> dict[str, Any]:
+    ref = {"_id": user["_id"], "username": user.get("username")}
+    if user.get("name") is not None:
+        ref["name"] = user["name"]
+    return ref
+
+
+def _new_subscription(
+    room: dict[str, Any], user: dict[str, Any], extra: dict[str, Any]
+) -> dict[str, Any]:
+    """`Subscriptions.createWithRoomAndUser(room, user, extra)`."""
+    sub: dict[str, Any] = {
+        "_id": random_id(),
+        "open": False,
+        "alert": False,
+        "unread": 0,
+        "userMentions": 0,
+        "groupMentions": 0,
+        "ts": room["ts"],
+        "rid": room["_id"],
+        "name": room.get("name"),
+    }
+    if room.get("fname") is not None:
+        sub["fname"] = room["fname"]
+    sub["t"] = room["t"]
+    sub["u"] = _user_ref(user)
+    sub.update(extra)
+    sub["_updatedAt"] = now()
+    return sub
+
+
+def add_user_to_room(
+    state: SandboxState,
+    room_id: str,
+    user: dict[str, Any],
+    *,
+    inviter: dict[str, Any] | None = None,
+    silenced: bool = False,
+) -> None:
+    """Subscribe a user to a channel or group (default-channel join, join or invite).
+
+    Inserts the subscription as `addUserToRoom` / `addUserToDefaultChannels` do (open, alert,
+    unread 1), bumps `usersCount`, saves the `uj` (joined) or `au` (added by inviter) system
+    message unless silenced, and announces `subscriptions-changed` / `rooms-changed`.
+    """
+    room = state.rooms.get(room_id)
+    if room is None:
+        raise MeteorError("error-invalid-room", "Invalid room", {"method": "addUserToRoom"})
+    if state.subscription(room_id, user["_id"]) is not None:
+        return
+    joined = now()
+    sub = _new_subscription(
+        room,
+        user,
+        {
+            "ts": joined,
+            "open": True,
+            "alert": True,
+            "unread": 1,
+            "userMentions": 1,
+            "groupMentions": 0,
+        },
+    )
+    state.subscriptions[sub["_id"]] = sub
+    room["usersCount"] = int(room.get("usersCount", 0)) + 1
+    touch(room, joined)
+    notify_subscription(state, sub, "inserted")
+    notify_room_changed(state, room)
+    if silenced:
+        return
+    from sandbox import messaging
+
+    if inviter is not None and inviter["_id"] != user["_id"]:
+        messaging.save_system_message(state, "au", room, user.get("username", ""), inviter)
+    else:
+        messaging.save_system_message(state, "uj", room, user.get("username", ""), user)
+
+
+def create_room(
+    state: SandboxState,
+    room_type: str,
+    name: str,
+    owner: dict[str, Any],
+    members: list[str] | None = None,
+    *,
+    read_only: bool = False,
+    extra: dict[str, Any] | None = None,
+    exclude_self: bool = False,
+    fname: str | None = None,
+) -> dict[str, Any]:
+    """`createRoom('c'|'p', name, owner, members)`: the room, the owner's subscription (roles
+    owner) and one per existing member username; unknown usernames are skipped, as upstream.
+    `name` must already be valid (getValidRoomName); `fname` is the name as the user typed it."""
+    if not isinstance(name, str) or not name.strip():
+        raise MeteorError(
+            "error-invalid-name", "Invalid name", {"function": "RocketChat.createRoom"}
+        )
+    if not owner.get("username"):
+        raise MeteorError(
+            "error-invalid-user", "Invalid user", {"function": "RocketChat.createRoom"}
+        )
+    usernames = list(members or [])
+    if not exclude_self and owner["username"] not in usernames:
+        usernames.append(owner["username"])
+    created = now()
+    room: dict[str, Any] = {"fname": fname or name, "_updatedAt": created, **(extra or {})}
+    room.update(
+        {
+            "name": name.strip(),
+            "t": room_type,
+            "msgs": 0,
+            "usersCount": 0,
+            "u": _user_ref(owner),
+            "ts": created,
+            "ro": read_only is True,
+        }
+    )
+    room["_id"] = random_id()
+    state.rooms[room["_id"]] = room
+    notify_room_changed(state, room, "inserted")
+    subs = []
+    for username in dict.fromkeys(usernames):
+        member = state.user_by_username(username)
+        if member is None:
+            continue
+        extra_sub: dict[str, Any] = {"open": True}
+        if member["_id"] == owner["_id"]:
+            extra_sub.update({"ls": created, "roles": ["owner"]})
+        sub = _new_subscription(room, member, extra_sub)
+        state.subscriptions[sub["_id"]] = sub
+        subs.append(sub)
+    room["usersCount"] = len(subs)
+    for sub in subs:
+        notify_subscription(state, sub, "inserted")
+    return room
+
+
+def create_direct(
+    state: SandboxState, members: list[dict[str, Any]], *, creator_id: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """`createDirectRoom(members)`: the DM room (new or existing) and whether it was inserted.
+
+    A two-person DM's id is the two user ids sorted and concatenated; `usernames` are sorted by
+    display name, `uids` by id. Each member gets a subscription named after the others.
+    """
+    unique = list({member["_id"]: member for member in members}.values())
+    sorted_members = sorted(unique, key=lambda m: m.get("name") or m.get("username") or "")
+    usernames = [m["username"] for m in sorted_members if m.get("username")]
+    uids = sorted(m["_id"] for m in unique)
+    room = direct_room_with(state, uids)
+    inserted = room is None
+    stamp = now()
+    if room is None:
+        room = {
+            "_id": "".join(uids) if len(uids) == 2 else random_id(),
+            "t": "d",
+            "usernames": usernames,
+            "usersCount": len(members),
+            "msgs": 0,
+            "ts": stamp,
+            "uids": uids,
+            "_updatedAt": stamp,
+        }
+        state.rooms[room["_id"]] = room
+    notify_room_changed(state, room, "inserted" if inserted else "updated")
+    for member in unique:
+        others = [m for m in sorted_members if m["_id"] != member["_id"]] or [member]
+        existing = state.subscription(room["_id"], member["_id"])
+        if existing is not None:
+            if member["_id"] == creator_id and not existing.get("open"):
+                existing["open"] = True
+                touch(existing)
+                notify_subscription(state, existing, "updated")
+            continue
+        sub = {
+            "_id": random_id(),
+            "ts": stamp,
+            "alert": False,
+            "unread": 0,
+            "userMentions": 0,
+            "groupMentions": 0,
+            "open": member["_id"] == creator_id or len(unique) == 1 or len(members) > 2,
+            "t": "d",
+            "fname": ", ".join(m.get("name") or m.get("username") or "" for m in others),
+            "name": ", ".join(m.get("username") or "" for m in others),
+            "u": {"_id": member["_id"], "username": member.get("username")},
+            "rid": room["_id"],
+            "_updatedAt": stamp,
+        }
+        state.subscriptions[sub["_id"]] = sub
+        notify_subscription(state, sub, "inserted")
+    return room, inserted
+
+
+# -- messages (implemented in sandbox.messaging) ------------------------------------------------
+
+
+def insert_message(
+    state: SandboxState, room: dict[str, Any], user: dict[str, Any], message: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Save a user message (as `sendMessage` would) and publish it.
+
+    Checks Message_MaxAllowedSize (error-message-size-exceeded) and then runs
+    `sandbox.messaging.insert_message`: the full message doc of §9 (u, ts, md, mentions,
+    channels, urls, _updatedAt), thread counters, subscriptions, notifications, the
+    stream-room-messages event and the room's lastMessage. Returns None if `_id` exists.
+    """
+    from sandbox import messaging
+
+    text = message.get("msg")
+    limit = int(messaging.setting(state, "Message_MaxAllowedSize", 5000) or 0)
+    if isinstance(text, str) and len(text) > limit:
+        raise MeteorError(
+            "error-message-size-exceeded",
+            "Message size exceeds Message_MaxAllowedSize",
+            {"method": "sendMessage"},
+        )
+    return messaging.insert_message(state, room, user, dict(message))
+
+
+def update_message(state: SandboxState, message: dict[str, Any]) -> None:
+    """Re-publish a changed message; see `sandbox.messaging.publish_update`."""
+    from sandbox import messaging
+
+    messaging.publish_update(state, message)
+
+
+def delete_message(state: SandboxState, message: dict[str, Any], user: dict[str, Any]) -> None:
+    """Delete a message as `deleteMessage` does; see `sandbox.messaging.delete_message`."""
+    from sandbox import messaging
+
+    messaging.delete_message(state, message, user)
