@@ -50,6 +50,7 @@ EXPECTED: Final[Mapping[str, str]] = {
     "aliases": 'a table of alias = "command name", e.g. presence = "status"',
     "max_concurrent_commands": "a whole number, at least 1",
     "request_timeout": "a number of seconds greater than 0, e.g. 10",
+    "conversation_timeout": "a number of seconds greater than 0, e.g. 300 (5 minutes)",
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "health_port": "a TCP port from 1 to 65535 (or leave it out)",
 }
@@ -151,6 +152,7 @@ class BotSettings(BaseSettings):
     aliases: dict[str, str] = Field(default_factory=dict)
     max_concurrent_commands: int = Field(default=32, ge=1)
     request_timeout: float = Field(default=10.0, gt=0)
+    conversation_timeout: float = Field(default=300.0, gt=0)
     log_level: LogLevel = "INFO"
     health_port: int | None = Field(default=None, ge=1, le=65535)
 

@@ -48,6 +48,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             stored_at TEXT NOT NULL
         )""",
     ),
+    # Version 2: pending conversations (sensitive changes). Filled in by that feature.
+    (),
+    # Version 3: automation (pending reverts, audit trail, rule opt-outs). Filled in by that feature.
+    (),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 _KEY_CHECK: Final = "key-check"
@@ -184,7 +188,7 @@ class Store:
         await self._check_key()
 
     async def _migrate(self) -> None:
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
             )
@@ -197,7 +201,7 @@ class Store:
                 f"(schema {current}, this one knows {SCHEMA_VERSION}); upgrade rcbot"
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
-            async with self._transaction() as db:
+            async with self.transaction() as db:
                 for statement in MIGRATIONS[version - 1]:
                     await db.execute(statement)
                 await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
@@ -205,7 +209,7 @@ class Store:
 
     async def _check_key(self) -> None:
         """Make sure the key is the one that encrypted what is stored (or adopt it if empty)."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             matches, stored = await _key_state(db, self._box)
             if matches:
                 return
@@ -251,8 +255,12 @@ class Store:
             raise ConfigError(_wrong_key_message(stored, str(location)))
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time; rolled back if the block raises."""
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time; rolled back if the block raises.
+
+        Feature stores (conversations, automation) run their statements in here too, so each
+        change is one transaction on the same file.
+        """
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -268,7 +276,7 @@ class Store:
         """Store (or replace) a user's token, encrypted, and mark it valid."""
         encrypted = self._box.encrypt(token, context=user_id)
         stored_at = self._clock().astimezone(UTC).isoformat()
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO delegated_tokens (user_id, username, token_encrypted, valid, stored_at)"
                 " VALUES (?, ?, ?, 1, ?) ON CONFLICT(user_id) DO UPDATE SET"
@@ -277,6 +285,12 @@ class Store:
                 (user_id, username, encrypted, stored_at),
             )
         log.info("stored a delegated token for %s (%s)", username, user_id)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for reads, serialised with the writes."""
+        async with self._lock:
+            yield self._db
 
     async def get_token(self, user_id: str) -> DelegatedToken | None:
         """The user's token, or None if none is stored (or it cannot be decrypted)."""
@@ -307,13 +321,13 @@ class Store:
 
     async def mark_token_invalid(self, user_id: str) -> None:
         """Remember that the server rejected this user's token (401)."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute("UPDATE delegated_tokens SET valid = 0 WHERE user_id = ?", (user_id,))
         log.info("marked the delegated token of %s invalid", user_id)
 
     async def forget_token(self, user_id: str) -> bool:
         """Delete the user's token; True if there was one."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             cursor = await db.execute("DELETE FROM delegated_tokens WHERE user_id = ?", (user_id,))
             deleted = cursor.rowcount > 0
             await cursor.close()
