@@ -14,8 +14,9 @@ import signal
 from types import TracebackType
 from typing import Any, Self
 
+from bot.clock import Clock, SystemClock
 from bot.config import BotSettings
-from bot.dispatch import Dispatcher
+from bot.dispatch import Dispatcher, MessageHook
 from bot.message import IncomingMessage
 from bot.profile import ProfileService
 from bot.registry import Registry
@@ -34,13 +35,15 @@ DRAIN_SECONDS = 10.0
 class ProfileBot:
     """One bot process: `async with ProfileBot(settings) as bot: await bot.run_forever()`."""
 
-    def __init__(self, settings: BotSettings) -> None:
+    def __init__(self, settings: BotSettings, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.connected = asyncio.Event()
         self.registry = Registry.load(aliases=settings.aliases, prefixes=settings.prefixes)
         self._store: Store | None = None
         self._rest = RestClient(str(settings.server_url), timeout=settings.request_timeout)
         self._connection = RealtimeConnection(str(settings.server_url), self._on_message)
+        self.replies = Replies(self._connection)
         self._dispatcher: Dispatcher | None = None
         self._runner: asyncio.Task[None] | None = None
 
@@ -63,15 +66,18 @@ class ProfileBot:
             "registry": self.registry,
             "settings": self.settings,
         }
+        hooks: list[MessageHook] = []
+        # Features add their services and message hooks here (conversations, automation).
         self.registry.check_injectables({"ctx", *services})
         await self._connect()
         self._dispatcher = Dispatcher(
             bot_user_id=self.user_id,
             registry=self.registry,
             services=services,
-            replies=Replies(self._connection),
+            replies=self.replies,
             prefixes=list(self.settings.prefixes),
             max_concurrent=self.settings.max_concurrent_commands,
+            hooks=hooks,
         )
         return self
 

@@ -1,6 +1,8 @@
 """From a chat message to a command's answer: filter, parse, queue per sender, run, reply.
 
-Each message is looked at once. The bot's own messages, system messages, edits and re-sent
+Each message is looked at once. Before a message runs as a command, the hooks see it in the
+sender's queue (a pending conversation takes its answer; a rule trigger watches its rooms); a
+hook that returns True has handled it. The bot's own messages, system messages, edits and re-sent
 frames (reactions, thread counters) are ignored. Commands of one sender run one at a time in the
 order sent; different senders run concurrently, at most `max_concurrent` at once. Every error a
 command raises ends up here and becomes a sentence for the sender, never a stack trace.
@@ -11,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.context import CommandContext
 from bot.errors import BotError, UserError
@@ -27,11 +29,19 @@ log = logging.getLogger(__name__)
 SEEN_IDS_KEPT = 10_000
 
 
+class MessageHook(Protocol):
+    """Sees each new user message in its sender's queue, before it can run as a command."""
+
+    async def on_message(self, message: IncomingMessage, parsed: ParsedCommand | None) -> bool:
+        """Return True when the message was handled here and must not run as a command."""
+        ...
+
+
 @dataclass
 class _Lane:
-    """The queue of one sender's commands and the task working through it."""
+    """The queue of one sender's messages and the task working through it."""
 
-    queue: asyncio.Queue[tuple[IncomingMessage, ParsedCommand]] = field(
+    queue: asyncio.Queue[tuple[IncomingMessage, ParsedCommand | None]] = field(
         default_factory=asyncio.Queue
     )
     worker: asyncio.Task[None] | None = None
@@ -49,12 +59,14 @@ class Dispatcher:
         replies: Replies,
         prefixes: list[str],
         max_concurrent: int,
+        hooks: Sequence[MessageHook] = (),
     ) -> None:
         self._bot_user_id = bot_user_id
         self._registry = registry
         self._services = services
         self._replies = replies
         self._prefixes = prefixes
+        self._hooks = tuple(hooks)
         self._slots = asyncio.Semaphore(max_concurrent)
         self._lanes: dict[str, _Lane] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -69,7 +81,7 @@ class Dispatcher:
             direct=message.is_direct,
             known_names=self._registry.names() if message.is_direct else None,
         )
-        if parsed is None:
+        if parsed is None and not self._hooks:
             return
         lane = self._lanes.setdefault(message.sender_id, _Lane())
         lane.queue.put_nowait((message, parsed))
@@ -90,10 +102,22 @@ class Dispatcher:
         while not lane.queue.empty():
             message, parsed = lane.queue.get_nowait()
             async with self._slots:
-                await self._run(message, parsed)
+                if not await self._hooked(message, parsed) and parsed is not None:
+                    await self._run(message, parsed)
             lane.queue.task_done()
         if self._lanes.get(sender_id) is lane and lane.queue.empty():
             del self._lanes[sender_id]
+
+    async def _hooked(self, message: IncomingMessage, parsed: ParsedCommand | None) -> bool:
+        for hook in self._hooks:
+            try:
+                if await hook.on_message(message, parsed):
+                    return True
+            except Exception as error:
+                log.exception("message hook %s failed", type(hook).__name__)
+                await self._answer(message, describe_error(error), ok=False)
+                return True
+        return False
 
     async def _run(self, message: IncomingMessage, parsed: ParsedCommand) -> None:
         spec = self._registry.find(parsed.name)

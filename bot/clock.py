@@ -1,0 +1,59 @@
+"""The time the bot schedules by, injected so tests move it instead of waiting.
+
+Everything with a deadline (conversation expiry, status reverts, scheduled rules) asks a `Clock`
+for the time and sleeps through it. `SystemClock` is the real one; `ManualClock` only moves when
+a test calls `advance()`, which wakes exactly the sleepers whose time has come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    """Wall-clock time in UTC, and sleeping until a moment."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep_until(self, when: datetime) -> None:
+        """Return once `now()` has reached `when` (at once if it already has)."""
+        delay = (when - self.now()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+SystemClock = Clock
+
+
+class ManualClock(Clock):
+    """A clock that stands still until `advance()` moves it (for tests)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep_until(self, when: datetime) -> None:
+        if when <= self._now:
+            await asyncio.sleep(0)
+            return
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (when, next(self._order), wake))
+        await wake
+
+    async def advance(self, seconds: float = 0, *, to: datetime | None = None) -> None:
+        """Move time forward and let every sleeper whose moment has come run."""
+        self._now = to if to is not None else self._now + timedelta(seconds=seconds)
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, wake = heapq.heappop(self._sleepers)
+            if not wake.done():
+                wake.set_result(None)
+        for _ in range(5):  # let the woken tasks run up to their next await
+            await asyncio.sleep(0)
