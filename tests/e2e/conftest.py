@@ -6,7 +6,7 @@ Everything talks over loopback sockets: the bot over DDP and REST, people over D
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 import pytest
@@ -72,11 +72,12 @@ async def delegate(person: Person) -> str:
     return await ask_bot(person, f"/token set {token}")
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+@asynccontextmanager
+async def running_world(tmp_path: Path, **environ: str) -> AsyncIterator[World]:
+    """A sandbox set up for the bot (plus `environ`), the bot running in-process, an admin."""
     async with AsyncExitStack() as stack:
         url = await stack.enter_async_context(
-            serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV})
+            serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV, **environ})
         )
         admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
         await admin.rest(
@@ -96,8 +97,15 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             password=BOT_PASSWORD,
             db=str(tmp_path / "bot.db"),
             secret_key=generate_key(),
+            use_environment=False,
         )
         bot = await stack.enter_async_context(ProfileBot(settings))
         bot.start()
         yield World(url=url, admin=admin, bot=bot, stack=stack)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with running_world(tmp_path) as running:
+        yield running
 

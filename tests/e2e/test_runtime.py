@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from sandbox.people import Person
-from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, World, ask_bot, delegate
+from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, World, ask_bot, delegate, running_world
 
 
 async def test_room_command_gets_a_reaction_and_the_details_in_a_dm(world: World) -> None:
@@ -108,3 +108,17 @@ async def test_new_dm_after_start_is_noticed(world: World) -> None:
     await asyncio.sleep(0.2)
     bob = await world.person("bob")
     assert "/token set" in await ask_bot(bob, "/nick Bobby")
+
+
+async def test_commands_wait_out_rocket_chats_rate_limit_and_all_succeed(tmp_path) -> None:
+    """With Rocket.Chat's limiter at 2 calls per second per endpoint, a burst still lands."""
+    async with running_world(
+        tmp_path,
+        OVERWRITE_SETTING_API_Enable_Rate_Limiter_Limit_Calls_Default="2",
+        OVERWRITE_SETTING_API_Enable_Rate_Limiter_Limit_Time_Default="1000",
+    ) as limited:
+        alice = await limited.person("alice")
+        assert "stored" in await delegate(alice)
+        answers = [await ask_bot(alice, f"/nick Nick{n}", timeout=10) for n in range(4)]
+        assert answers == [f"Nickname set to “Nick{n}”." for n in range(4)]
+        assert (await alice.profile())["nickname"] == "Nick3"
