@@ -57,7 +57,7 @@ def parse_message(fields: dict[str, Any]) -> tuple[IncomingMessage, bool] | None
     extra = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     sender = raw.get("u") or {}
     try:
-        room_type = RoomType(extra.get("roomType") or raw.get("t_room") or "c")
+        room_type = RoomType(extra.get("roomType") or "c")
     except ValueError:
         room_type = RoomType.CHANNEL
     if not raw.get("_id") or not raw.get("rid") or not sender.get("_id"):
