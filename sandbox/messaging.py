@@ -14,7 +14,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox import markdown, rooms
+from sandbox import markdown, permissions, rooms
 from sandbox.errors import MatchError, MeteorError, PlainError
 from sandbox.state import SandboxState, from_ms, now, random_id, to_ms
 
@@ -539,6 +539,33 @@ def publish_update(state: SandboxState, message: dict[str, Any]) -> None:
     if isinstance(last, dict) and last.get("_id") == message["_id"]:
         room["lastMessage"] = copy.deepcopy(message)
     state.bus.message(message, room)
+
+
+def update_message(state: SandboxState, message: dict[str, Any], user_id: str, text: str) -> None:
+    """executeUpdateMessage: the author (or `edit-message`) edits within the allowed time."""
+    user = state.users.get(user_id)
+    if user is None:
+        raise MeteorError("error-invalid-user", "Invalid user")
+    may_edit_any = permissions.has_permission(state, user_id, "edit-message", message.get("rid"))
+    is_author = message.get("u", {}).get("_id") == user_id
+    if not setting(state, "Message_AllowEditing", True) or not (may_edit_any or is_author):
+        raise MeteorError("error-action-not-allowed", "Message editing not allowed")
+    block_minutes = int(setting(state, "Message_AllowEditing_BlockEditInMinutes", 0) or 0)
+    if block_minutes and not may_edit_any:
+        age = (now() - message["ts"]).total_seconds() / 60
+        if age > block_minutes:
+            raise MeteorError("error-message-editing-blocked", "Message editing is blocked")
+    stamp = now()
+    message.update(
+        {
+            "msg": text,
+            "md": markdown.parse(text),
+            "editedAt": stamp,
+            "editedBy": {"_id": user_id, "username": user.get("username")},
+            "_updatedAt": stamp,
+        }
+    )
+    publish_update(state, message)
 
 
 def set_reaction(

@@ -380,6 +380,31 @@ async def chat_delete(req: ApiRequest) -> dict[str, Any]:
     return success({"_id": found["_id"], "ts": str(to_ms(now())), "message": summary})
 
 
+_UPDATE = _schema(
+    {
+        "roomId": {"type": "string"},
+        "msgId": {"type": "string"},
+        "text": {"type": "string"},
+        "previewUrls": {"type": "array", "items": {"type": "string"}},
+        "customFields": {"type": "object"},
+    },
+    ["roomId", "msgId", "text"],
+)
+
+
+@route("POST", "chat.update", validate=_UPDATE)
+async def chat_update(req: ApiRequest) -> dict[str, Any]:
+    """chat.update {roomId, msgId, text}: executeUpdateMessage, then the edited message."""
+    state, body = req.state, req.body
+    found = state.messages.get(body["msgId"])
+    if found is None:
+        raise Failure(f'No message found with the id of "{body["msgId"]}".')
+    if body["roomId"] != found.get("rid"):
+        raise Failure("The room id provided does not match where the message is from.")
+    messaging.update_message(state, found, req.user_id, body["text"])
+    return success({"message": copy.deepcopy(found)})
+
+
 # -- im.* / dm.* ---------------------------------------------------------------------------------
 
 

@@ -122,3 +122,17 @@ async def test_commands_wait_out_rocket_chats_rate_limit_and_all_succeed(tmp_pat
         answers = [await ask_bot(alice, f"/nick Nick{n}", timeout=10) for n in range(4)]
         assert answers == [f"Nickname set to “Nick{n}”." for n in range(4)]
         assert (await alice.profile())["nickname"] == "Nick3"
+
+
+async def test_an_edited_message_is_not_run_again(world: World) -> None:
+    alice = await world.person("alice")
+    await delegate(alice)
+    dm = await alice.direct_room(BOT_NAME)
+    assert "One" in await ask_bot(alice, "/nick One")
+    first = next(m for m in reversed(alice.heard()) if m["msg"] == "/nick One")
+    mark = alice.heard_count
+    await alice.rest("POST", "chat.update", json={"roomId": dm, "msgId": first["_id"], "text": "/nick Two"})
+    await alice.hear(lambda m: m["_id"] == first["_id"] and m["msg"] == "/nick Two", after=mark)
+    with pytest.raises(TimeoutError):
+        await alice.hear(lambda m: m["u"]["username"] == BOT_NAME, after=mark, timeout=0.5)
+    assert (await alice.profile())["nickname"] == "One"

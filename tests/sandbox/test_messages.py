@@ -791,3 +791,56 @@ async def test_subscriptions_get_with_bad_date(realtime: Realtime) -> None:
         "GET", "subscriptions.get", alice, params={"updatedSince": "yesterday"}
     )
     assert reply.body["errorType"] == "error-roomId-param-invalid"
+
+
+# -- chat.update ------------------------------------------------------------------------------
+
+
+async def test_update_edits_own_message_and_marks_it_edited(realtime: Realtime) -> None:
+    """chat.update: the author edits; editedAt/editedBy set, the same _id is streamed again."""
+    alice = await realtime.user("alice")
+    posted = await realtime.rest(
+        "POST", "chat.postMessage", alice, json={"roomId": "GENERAL", "text": "first"}
+    )
+    message_id = posted.body["message"]["_id"]
+    reply = await realtime.rest(
+        "POST", "chat.update", alice,
+        json={"roomId": "GENERAL", "msgId": message_id, "text": "second"},
+    )
+    assert reply.status == 200, reply.body
+    edited = reply.body["message"]
+    assert edited["_id"] == message_id and edited["msg"] == "second"
+    assert edited["editedBy"] == {"_id": alice.user_id, "username": "alice"}
+    assert edited["editedAt"].endswith("Z")
+
+
+async def test_update_of_someone_elses_message_is_not_allowed(realtime: Realtime) -> None:
+    """chat.update: without edit-message only the author may edit."""
+    alice, bob = await realtime.user("alice"), await realtime.user("bob")
+    posted = await realtime.rest(
+        "POST", "chat.postMessage", alice, json={"roomId": "GENERAL", "text": "mine"}
+    )
+    reply = await realtime.rest(
+        "POST", "chat.update", bob,
+        json={"roomId": "GENERAL", "msgId": posted.body["message"]["_id"], "text": "yours"},
+    )
+    assert reply.status == 400
+    assert reply.body["errorType"] == "error-action-not-allowed"
+
+
+async def test_update_unknown_message_and_wrong_room(realtime: Realtime) -> None:
+    """chat.update: API.v1.failure texts for a missing message and a room mismatch."""
+    alice = await realtime.user("alice")
+    missing = await realtime.rest(
+        "POST", "chat.update", alice, json={"roomId": "GENERAL", "msgId": "nope", "text": "x"}
+    )
+    assert missing.status == 400
+    assert missing.body == {"success": False, "error": 'No message found with the id of "nope".'}
+    posted = await realtime.rest(
+        "POST", "chat.postMessage", alice, json={"roomId": "GENERAL", "text": "here"}
+    )
+    wrong = await realtime.rest(
+        "POST", "chat.update", alice,
+        json={"roomId": "elsewhere", "msgId": posted.body["message"]["_id"], "text": "x"},
+    )
+    assert wrong.body["error"] == "The room id provided does not match where the message is from."
