@@ -6,9 +6,8 @@ sender's DM with the bot. An answer to a message in a thread stays in that threa
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import logging
+from typing import Protocol
 
 from bot.errors import ServerError
 from bot.message import IncomingMessage

@@ -13,14 +13,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import websockets
 from rocketchat_async import RocketChat
 from rocketchat_async.methods import RealtimeRequest
+from websockets.exceptions import ConnectionClosed
 
 from bot.errors import AuthError, RateLimited, ServerError
 from bot.message import IncomingMessage, RoomType
@@ -107,7 +108,7 @@ class RealtimeConnection:
                 await self._client.resume(self._url, username, resume_token)
             else:
                 await self._client.start(self._url, username, password or "")
-        except (RocketChat.ConnectCallFailed, OSError, websockets.ConnectionClosed) as exc:
+        except (RocketChat.ConnectCallFailed, OSError, ConnectionClosed) as exc:
             raise ConnectionLost(f"cannot reach {self._url}: {exc}") from None
         except (RuntimeError, KeyError, TypeError) as exc:
             # Login raises RuntimeError(reason); Resume fails on the missing `result` key.
@@ -137,7 +138,7 @@ class RealtimeConnection:
         pump = asyncio.create_task(self._pump())
         try:
             await self._client.run_forever()
-        except (RocketChat.ConnectionClosed, websockets.ConnectionClosed, OSError) as exc:
+        except (RocketChat.ConnectionClosed, ConnectionClosed, OSError) as exc:
             raise ConnectionLost(str(exc)) from None
         finally:
             self._frames.put_nowait(None)
@@ -169,7 +170,7 @@ class RealtimeConnection:
             )
         except TimeoutError:
             raise ConnectionLost(f"no answer to {method} within {CALL_TIMEOUT_SECONDS} s") from None
-        except (websockets.ConnectionClosed, OSError) as exc:
+        except (ConnectionClosed, OSError) as exc:
             raise ConnectionLost(str(exc)) from None
         error = reply.get("error")
         if error:
@@ -220,7 +221,5 @@ class RealtimeConnection:
             await websocket.close()
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, OSError):
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass

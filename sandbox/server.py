@@ -7,7 +7,7 @@ import logging
 import os
 import pkgutil
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -42,7 +42,7 @@ def create_state(
 
 @web.middleware
 async def _internal_errors(
-    request: web.Request, handler: web.RequestHandler
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     try:
         return await handler(request)

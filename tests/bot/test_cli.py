@@ -13,7 +13,6 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot import cli
-from bot.config import BotSettings
 
 SECRET = "S3cr3t-Tok3n_abcdefghijklmnopqrstuvwxyz0123"  # 43 chars: a Meteor secret's shape
 
