@@ -1,8 +1,9 @@
 """`rcbot` (also `python -m bot`): run | check | keygen | demo.
 
     rcbot keygen              print a fresh secret key alone on stdout
-    rcbot check [-c FILE]     validate the configuration (and the key against the stored
-                              tokens, read-only); exit 2 naming each bad key
+    rcbot check [-c FILE]     validate the configuration, automation rules included (and the
+                              key against the stored tokens, read-only); exit 2 naming each
+                              bad key and each bad rule
     rcbot run [-c FILE]       run the bot
     rcbot demo                sandbox + bot + scripted user, no configuration needed
 

@@ -12,6 +12,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable, Mapping
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +34,7 @@ from pydantic_settings import (
 )
 
 from bot.crypto import KEY_HOWTO, KeyFormatError, check_key
+from bot.rules.model import Rule, load_zone, parse_rules
 
 ENV_PREFIX: Final = "RCBOT_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -53,6 +55,10 @@ EXPECTED: Final[Mapping[str, str]] = {
     "conversation_timeout": "a number of seconds greater than 0, e.g. 300 (5 minutes)",
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "health_port": "a TCP port from 1 to 65535 (or leave it out)",
+    "rules": "a list of [[rules]] tables with name, trigger, users and change (see "
+    "bot.example.toml)",
+    "admin_role": "the name of a Rocket.Chat role, e.g. admin",
+    "default_timezone": "an IANA time zone name such as Europe/Berlin or UTC",
 }
 LOGIN_PAIRS: Final = (("username", "password"), ("user_id", "auth_token"))
 
@@ -155,6 +161,9 @@ class BotSettings(BaseSettings):
     conversation_timeout: float = Field(default=300.0, gt=0)
     log_level: LogLevel = "INFO"
     health_port: int | None = Field(default=None, ge=1, le=65535)
+    rules: list[Rule] = Field(default_factory=list)
+    admin_role: str = "admin"
+    default_timezone: str = "UTC"
 
     @classmethod
     def settings_customise_sources(
@@ -247,6 +256,35 @@ class BotSettings(BaseSettings):
                     )
         return {alias.strip(): command.strip() for alias, command in value.items()}
 
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _parse_rules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(f"is not valid JSON; expected {EXPECTED['rules']}") from None
+        return parse_rules(value)
+
+    @field_validator("admin_role")
+    @classmethod
+    def _check_admin_role(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"is empty; expected {EXPECTED['admin_role']}")
+        return value.strip()
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_default_timezone(cls, value: str) -> str:
+        load_zone(value)
+        return value.strip()
+
+    @property
+    def timezone(self) -> tzinfo:
+        """`default_timezone` as a tzinfo: for schedules without their own, and for people
+        whose Rocket.Chat profile has no UTC offset."""
+        return load_zone(self.default_timezone)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
@@ -286,6 +324,10 @@ class BotSettings(BaseSettings):
             f"request_timeout: {self.request_timeout:g} s",
             f"log_level: {self.log_level}",
             f"health_port: {self.health_port if self.health_port is not None else 'off'}",
+            f"admin_role: {self.admin_role}",
+            f"default_timezone: {self.default_timezone}",
+            f"rules: {len(self.rules) or 'none'}",
+            *(f"  {rule.describe()}" for rule in self.rules),
         ]
 
 

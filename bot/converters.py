@@ -10,12 +10,17 @@ Values that end a line (`Bio`, `Nickname`, `StatusText`, `DisplayName`, `FieldVa
 rest of the line as written: the single word `clear` clears the field (where that is allowed),
 and a value that is one quoted string as a whole is unquoted (`/bio "clear"` is still `clear`,
 the word, not a bio).
+
+Time: `Duration` reads `30m`, `2h`, `1d`, `1w` or combinations (`1h30m`); `Expiry` is either
+`for <duration>` or `until <HH:MM>` (a wall-clock time, resolved in the user's time zone when
+the change is made). `StatusLine` takes either one off the end of the line.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from enum import StrEnum
 from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
@@ -141,17 +146,175 @@ class FieldValue(str):
         return cls("" if value is None else value.strip())
 
 
+_UNITS: Final[dict[str, int]] = {
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "wk", "week", "weeks"), 604800),
+}
+_DURATION_PART: Final = re.compile(r"(\d+)\s*([^\d\s]+)")
+_DURATION_SHAPE: Final = re.compile(r"(?:\d+\s*[^\d\s]+\s*)+")
+MIN_DURATION: Final = timedelta(minutes=1)
+MAX_DURATION: Final = timedelta(days=30)
+DURATION_HOWTO: Final = "write a number and a unit: 30m, 2h, 1d or 1w (or combine them: 1h30m)"
+
+
+class Duration(timedelta):
+    """How long a temporary change lasts: 1 minute to 30 days (`30m`, `2h`, `1d`, `1h30m`)."""
+
+    metavar: ClassVar[str] = "duration"
+
+    @classmethod
+    def convert(cls, raw: str) -> Duration:
+        """`"1h30m"` → 90 minutes; a UsageError says how to write it, a UserError the range."""
+        text = raw.strip(WHITESPACE).casefold()
+        shown = raw.strip()[:20]
+        if re.fullmatch(r"\d+[.,]\d+\s*[^\d\s]+", text):
+            raise UsageError(
+                f"“{shown}” is not a duration I can read: use whole numbers, e.g. 90m or 1h30m "
+                "instead of 1.5h."
+            )
+        if not text or not _DURATION_SHAPE.fullmatch(text):
+            raise UsageError(f"“{shown}” is not a duration; {DURATION_HOWTO}.")
+        seconds = 0
+        for number, unit in _DURATION_PART.findall(text):
+            if unit not in _UNITS:
+                raise UsageError(
+                    f"“{unit[:10]}” in “{shown}” is not a unit I know; use m (minutes), "
+                    "h (hours), d (days) or w (weeks), e.g. 2h."
+                )
+            seconds += int(number[:12]) * _UNITS[unit]
+        if seconds < MIN_DURATION.total_seconds():
+            raise UserError(f"“{shown}” is too short: the shortest duration is 1 minute (1m).")
+        if seconds > MAX_DURATION.total_seconds():
+            raise UserError(
+                f"“{shown}” is too long: the longest duration is 30 days (30d). For a lasting "
+                "change, leave out the duration."
+            )
+        return cls(seconds=seconds)
+
+    def describe(self) -> str:
+        """The duration as written back to people: `1h 30m`, `2d`, `1w 1d`."""
+        return format_duration(self)
+
+
+def format_duration(delta: timedelta) -> str:
+    """`timedelta(minutes=90)` → `1h 30m`; whole minutes only (seconds are dropped)."""
+    minutes = int(delta.total_seconds()) // 60
+    parts = []
+    for unit, size in (("w", 10080), ("d", 1440), ("h", 60), ("m", 1)):
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts) or "0m"
+
+
+_CLOCK_TIME: Final = re.compile(r"(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?")
+
+
+def parse_clock_time(raw: str) -> time:
+    """`17:30`, `9.05`, `5pm`, `5:30 pm` → a time of day; a UsageError says how to write it."""
+    text = raw.strip(WHITESPACE).casefold()
+    shown = raw.strip()[:20]
+    match = _CLOCK_TIME.fullmatch(text)
+    if match is None or (match.group(2) is None and match.group(3) is None):
+        raise UsageError(f"“{shown}” is not a time of day; write it as HH:MM, e.g. until 17:30.")
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+    if half is not None:
+        if not 1 <= hour <= 12:
+            raise UsageError(f"“{shown}” is not a time of day; with am/pm the hour is 1 to 12.")
+        hour = hour % 12 + (12 if half == "pm" else 0)
+    if hour > 23 or minute > 59:
+        raise UsageError(
+            f"“{shown}” is not a time of day; hours go from 00 to 23 and minutes from 00 to 59, "
+            "e.g. until 17:30."
+        )
+    return time(hour, minute)
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """When a temporary change ends: after `duration`, or at the next `until` (a wall-clock
+    time in the user's own time zone)."""
+
+    duration: timedelta | None = None
+    until: time | None = None
+
+    def deadline(self, now: datetime, zone: tzinfo) -> datetime:
+        """The moment (UTC) the change ends, counted from `now`.
+
+        `until` is the next time the user's clock shows that time: later today, or tomorrow
+        when it has already passed.
+        """
+        if self.duration is not None:
+            return (now + self.duration).astimezone(UTC)
+        assert self.until is not None
+        local = now.astimezone(zone)
+        moment = datetime.combine(local.date(), self.until, tzinfo=zone)
+        if moment <= local:
+            moment = datetime.combine(local.date() + timedelta(days=1), self.until, tzinfo=zone)
+        return moment.astimezone(UTC)
+
+    def describe(self) -> str:
+        """`for 1h 30m` or `until 17:30`."""
+        if self.duration is not None:
+            return f"for {format_duration(self.duration)}"
+        assert self.until is not None
+        return f"until {self.until:%H:%M}"
+
+
+def format_moment(moment: datetime, zone: tzinfo, now: datetime) -> str:
+    """`17:30 (Europe/Berlin)` when that is today in `zone`, else `Tue 6 Jan 17:30 (…)`."""
+    local = moment.astimezone(zone)
+    name = local.strftime("%Z") if isinstance(zone, timezone) else str(zone)
+    if local.date() == now.astimezone(zone).date():
+        return f"{local:%H:%M} ({name})"
+    return f"{local:%a} {local.day} {local:%b %H:%M} ({name})"
+
+
+# `… for 2h` / `… until 17:30` at the very end of a line (the value starts with a digit).
+_EXPIRY_SUFFIX: Final = re.compile(
+    r"(?:^|\s)(for|until)\s+(\d\S*(?:\s*[ap]m)?)\s*$", re.IGNORECASE | re.DOTALL
+)
+
+
+def split_expiry(text: str) -> tuple[str, Expiry | None]:
+    """`"away At lunch for 1h"` → (`"away At lunch"`, Expiry(1h)); no suffix → (text, None).
+
+    Only a value starting with a digit counts, so "Waiting for Godot" stays text; such a value
+    that is not a valid duration or time is a UsageError saying how to write it.
+    """
+    match = _EXPIRY_SUFFIX.search(text)
+    if match is None:
+        return text, None
+    keyword, value = match.group(1).casefold(), match.group(2)
+    try:
+        if keyword == "for":
+            expiry = Expiry(duration=Duration.convert(value))
+        else:
+            expiry = Expiry(until=parse_clock_time(value))
+    except UsageError as exc:
+        raise UsageError(
+            f"{exc} To keep “{match.group(1)} {value[:20]}” as part of the text, put the whole "
+            "text in quotes."
+        ) from None
+    return text[: match.start()].strip(WHITESPACE), expiry
+
+
 @dataclass(frozen=True)
 class StatusLine:
-    """What `/status` was asked: a presence, a text, or both.
+    """What `/status` was asked: a presence, a text, or both, and maybe for how long.
 
     `presence` None keeps the current presence; `text` None keeps the current text and ""
     clears it. A first word naming a presence is the presence (`/status away At lunch`); quote
-    the whole text to start a text with such a word (`/status "Away from keyboard"`).
+    the whole text to start a text with such a word (`/status "Away from keyboard"`). A line
+    ending in `for <duration>` or `until <HH:MM>` sets `expiry` (`/status away At lunch for
+    1h`); quote the text to keep such an ending as text (`/status "Back for 2h"`).
     """
 
     presence: StatusType | None
     text: str | None
+    expiry: Expiry | None = None
 
     metavar: ClassVar[str] = "status"
 
@@ -162,6 +325,20 @@ class StatusLine:
             raise UsageError(
                 "Tell me a presence (online, away, busy or offline), a text, or both."
             )
+        if text[0] not in _QUOTES or not _one_quoted_string(text):
+            head, expiry = split_expiry(text)
+            if expiry is not None:
+                if not head:
+                    raise UsageError(
+                        f"Tell me which status to set {expiry.describe()}, e.g. "
+                        f"`/status away At lunch {expiry.describe()}`."
+                    )
+                line = cls._convert(head)
+                return cls(presence=line.presence, text=line.text, expiry=expiry)
+        return cls._convert(text)
+
+    @classmethod
+    def _convert(cls, text: str) -> StatusLine:
         if text[0] in _QUOTES:
             try:
                 words = split_words(text)
@@ -178,6 +355,13 @@ class StatusLine:
         if not remainder.strip(WHITESPACE):
             return cls(presence=presence, text=None)
         return cls(presence=presence, text=str(StatusText.convert(remainder)))
+
+
+def _one_quoted_string(text: str) -> bool:
+    try:
+        return len(split_words(text)) == 1
+    except UsageError:
+        return False
 
 
 _TOKEN_SHAPE: Final = re.compile(r"[A-Za-z0-9_\-.~+/=]{16,512}")

@@ -10,20 +10,34 @@ Clearing: Rocket.Chat ignores an empty nickname (and older servers an empty bio)
 space is sent instead; the server trims it to nothing and removes the field, on every version.
 Custom fields: the server replaces the whole object, so the current fields are sent back with
 only the named one changed.
+
+Bookkeeping: every change that went through is recorded here, in one place, for commands,
+rules, expiries and undo alike (`_commit` → `_record`): an audit entry with its `Cause`, the
+undo point (what the change replaced), and the pending reverts of the field groups it touched
+(a temporary change stores or moves one, a lasting change cancels it; see bot.reverts). Changes
+of one account are serialised by a per-user lock, because rules and expiries run beside the
+user's own commands. Field keys: presence, status_text, bio, nickname, name, custom.<name>.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.audit import field_label
+from bot.automation_store import AutomationStore, PendingRevert, UndoPoint
+from bot.clock import Clock, SystemClock
 from bot.context import CommandContext
-from bot.converters import StatusType
+from bot.converters import Expiry, StatusType
 from bot.errors import AuthError, RateLimited, ServerError, TwoFactorRequired, UserError
 from bot.fields import (
     CustomFieldRule,
@@ -33,9 +47,11 @@ from bot.fields import (
     parse_custom_field_rules,
 )
 from bot.rest import Credentials
-from bot.tokens import TokenService
+from bot.reverts import RevertBook, group_of
+from bot.tokens import NoTokenError, TokenRejected, TokenService
 
 if TYPE_CHECKING:
+    from bot.audit import AuditLog
     from bot.config import BotSettings
     from bot.rest import RestClient
     from bot.store import Store
@@ -56,6 +72,18 @@ PROFILE_SETTINGS: Final = (
 )
 SETTINGS_TTL_SECONDS: Final = 30.0
 CLEARED: Final = " "  # see the module docstring
+CUSTOM: Final = "custom."
+# Field key → the key of users.updateOwnBasicInfo's `data` (custom fields go separately).
+REQUEST_KEYS: Final[Mapping[str, str]] = {
+    "presence": "statusType",
+    "status_text": "statusText",
+    "bio": "bio",
+    "nickname": "nickname",
+    "name": "name",
+}
+# Fields Rocket.Chat ignores when empty: a single space clears them (see the module docstring).
+_CLEARED_WITH_SPACE: Final = frozenset({"bio", "nickname"})
+UNDOABLE_FIELDS: Final = "status, status text, bio, nickname, display name and custom fields"
 
 
 @dataclass(frozen=True)
@@ -70,11 +98,15 @@ class Profile:
     nickname: str = ""
     bio: str = ""
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    utc_offset: float | None = None
+    roles: tuple[str, ...] = ()
 
     @classmethod
     def from_user(cls, user: Mapping[str, Any]) -> Profile:
         """Read a Rocket.Chat user object; `statusDefault` (the chosen presence) wins."""
         custom = user.get("customFields")
+        offset = user.get("utcOffset")
+        roles = user.get("roles")
         return cls(
             user_id=str(user.get("_id", "")),
             username=str(user.get("username", "")),
@@ -84,7 +116,35 @@ class Profile:
             nickname=_text(user.get("nickname")),
             bio=_text(user.get("bio")),
             custom_fields=dict(custom) if isinstance(custom, Mapping) else {},
+            utc_offset=(
+                float(offset)
+                if isinstance(offset, int | float)
+                and not isinstance(offset, bool)
+                and -14 <= offset <= 14
+                else None
+            ),
+            roles=tuple(str(r) for r in roles) if isinstance(roles, list) else (),
         )
+
+    def values(self) -> dict[str, str]:
+        """The changeable fields by field key (custom fields as `custom.<name>`)."""
+        values = {
+            "presence": self.presence,
+            "status_text": self.status_text,
+            "bio": self.bio,
+            "nickname": self.nickname,
+            "name": self.name,
+        }
+        for name, value in self.custom_fields.items():
+            values[CUSTOM + str(name)] = value.strip() if isinstance(value, str) else ""
+        return values
+
+    @property
+    def zone(self) -> tzinfo | None:
+        """The time zone of the user's Rocket.Chat client (its UTC offset), if known."""
+        if self.utc_offset is None:
+            return None
+        return timezone(timedelta(hours=self.utc_offset))
 
 
 def _is_off(value: Any) -> bool:
@@ -109,13 +169,75 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """The outcome of `/status`: presence and text before and after, and whether it was sent."""
+    """The outcome of `/status`: presence and text before and after, and whether it was sent.
+
+    For a temporary change, `until` is when the bot puts back `restores` (presence, text).
+    """
 
     presence: str
     text: str
     previous_presence: str
     previous_text: str
     changed: bool
+    until: datetime | None = None
+    restores: tuple[str, str] | None = None
+    zone: tzinfo = UTC
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why the bot changed a profile, as the audit trail shows it: `command /status`,
+    `rule evening-away`, `expiry` or `undo`."""
+
+    kind: Literal["command", "rule", "expiry", "undo"]
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.detail}".strip()
+
+
+@dataclass(frozen=True)
+class Account:
+    """Whose profile a change is for when no command was sent (a rule or an expiry).
+
+    It has the two attributes of CommandContext that ProfileService reads, so both can be
+    passed wherever an `Actor` is expected.
+    """
+
+    sender_id: str
+    sender_username: str
+
+
+Actor = CommandContext | Account
+
+
+@dataclass(frozen=True)
+class Bookkeeping:
+    """Where ProfileService records each change: audit trail, undo points, pending reverts."""
+
+    audit: AuditLog
+    store: AutomationStore
+    reverts: RevertBook
+
+
+@dataclass(frozen=True)
+class UndoOutcome:
+    """What `/undo` did: field → (value it had, value put back), and fields left alone because
+    they were changed elsewhere since."""
+
+    restored: Mapping[str, tuple[str, str]]
+    changed_elsewhere: tuple[str, ...]
+    undone: str
+
+
+class ProfileRefused(UserError):
+    """Rocket.Chat refused or failed a change; `retryable` when trying later may help (server
+    trouble, rate limits), with `retry_after` seconds as a hint."""
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float = 0) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 _CUSTOM_FIELD_ERRORS: Final = (
@@ -132,8 +254,15 @@ _CUSTOM_FIELD_ERRORS: Final = (
 )
 
 
-def explain_rejection(exc: ServerError, label: str) -> UserError:
+def explain_rejection(exc: ServerError, label: str) -> ProfileRefused:
     """A sentence about `label` (e.g. "nickname") for an error from users.updateOwnBasicInfo."""
+    error = _explain(exc, label)
+    retryable = isinstance(exc, RateLimited) or exc.status >= 500 or exc.status == 0
+    retry_after = float(getattr(exc, "retry_after", 0) or 0)
+    return ProfileRefused(str(error), retryable=retryable, retry_after=retry_after)
+
+
+def _explain(exc: ServerError, label: str) -> UserError:
     code = exc.error_type or ""
     text = str(exc)
     if isinstance(exc, RateLimited) or code == "error-too-many-requests":
@@ -214,36 +343,98 @@ class ProfileService:
         tokens: TokenService | None = None,
         clock: Callable[[], float] = time.monotonic,
         settings_ttl: float = SETTINGS_TTL_SECONDS,
+        bookkeeping: Bookkeeping | None = None,
+        wall_clock: Clock | None = None,
     ) -> None:
         prefixes = list(getattr(settings, "prefixes", None) or ["/"])
         self.prefix = str(prefixes[0])
+        self._store = store
         self._rest = rest
         self._tokens = tokens or TokenService(store, rest, prefix=self.prefix)
         self._clock = clock
         self._ttl = settings_ttl
         self._cached: tuple[float, dict[str, Any]] | None = None
+        self._books = bookkeeping
+        self.wall_clock = wall_clock or SystemClock()
+        zone = getattr(settings, "default_timezone", None)
+        self.default_zone: tzinfo = _zone_or_utc(zone)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def zone_of(self, profile: Profile) -> tzinfo:
+        """The user's time zone: their client's UTC offset, else the configured default."""
+        return profile.zone or self.default_zone
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = self._locks[user_id] = asyncio.Lock()
+        return lock
+
+    # -- whose token ------------------------------------------------------------------------
+
+    async def _credentials(self, actor: Actor) -> Credentials:
+        if isinstance(actor, CommandContext):
+            return await self._tokens.credentials(actor)
+        token = await self._store.get_token(actor.sender_id)
+        if token is None:
+            raise NoTokenError(self.prefix)
+        if not token.valid:
+            raise TokenRejected(self.prefix, earlier=True)
+        return token.credentials
+
+    async def _rejected(self, actor: Actor) -> TokenRejected:
+        if isinstance(actor, CommandContext):
+            return await self._tokens.rejected(actor)
+        await self._store.mark_token_invalid(actor.sender_id)
+        log.warning("Rocket.Chat rejected the delegated token of %s", actor.sender_id)
+        return TokenRejected(self.prefix)
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def current(self, ctx: CommandContext) -> Profile:
+    async def current(self, ctx: Actor) -> Profile:
         """The sender's profile as Rocket.Chat has it now."""
-        credentials = await self._tokens.credentials(ctx)
+        credentials = await self._credentials(ctx)
         return await self._read(ctx, credentials)
 
-    async def _read(self, ctx: CommandContext, credentials: Credentials) -> Profile:
+    async def _read(self, ctx: Actor, credentials: Credentials) -> Profile:
         try:
             user = await self._rest.me(credentials)
         except AuthError:
-            raise await self._tokens.rejected(ctx) from None
+            raise await self._rejected(ctx) from None
         except ServerError as exc:
             log.info("could not read the profile of %s (HTTP %s)", ctx.sender_id, exc.status)
-            raise UserError(
+            raise ProfileRefused(
                 "I could not read your profile from Rocket.Chat right now, so nothing was "
-                "changed. Please try again in a moment."
+                "changed. Please try again in a moment.",
+                retryable=True,
+                retry_after=float(getattr(exc, "retry_after", 0) or 0),
             ) from None
         if user.get("_id") != ctx.sender_id:
-            raise await self._tokens.rejected(ctx)
+            raise await self._rejected(ctx)
         return Profile.from_user(user)
+
+    async def find_user(self, ctx: Actor, username: str) -> tuple[str, str] | None:
+        """(id, username) of the user called `username`, looked up with the sender's token;
+        None when there is no such user."""
+        credentials = await self._credentials(ctx)
+        try:
+            answer = await self._rest.request(
+                "GET", "users.info", credentials=credentials, params={"username": username}
+            )
+        except AuthError:
+            raise await self._rejected(ctx) from None
+        except ServerError as exc:
+            if exc.status == 400:
+                return None  # "User not found."
+            raise ProfileRefused(
+                "I could not look that user up in Rocket.Chat right now. Please try again in a "
+                "moment.",
+                retryable=True,
+            ) from None
+        user = answer.get("user")
+        if not isinstance(user, Mapping) or not user.get("_id"):
+            return None
+        return str(user["_id"]), str(user.get("username") or username)
 
     async def workspace_settings(self) -> dict[str, Any]:
         """The public settings that govern profile changes; {} entries when unknown.
@@ -274,10 +465,21 @@ class ProfileService:
     # -- changing ---------------------------------------------------------------------------
 
     async def set_status(
-        self, ctx: CommandContext, *, presence: StatusType | None, text: str | None
+        self,
+        ctx: Actor,
+        *,
+        presence: StatusType | None,
+        text: str | None,
+        expiry: Expiry | None = None,
+        cause: Cause | None = None,
     ) -> StatusChange:
-        """Set the presence and/or the status text (None keeps it, "" clears the text)."""
-        credentials = await self._tokens.credentials(ctx)
+        """Set the presence and/or the status text (None keeps it, "" clears the text).
+
+        With `expiry`, the previous presence and text come back when it ends.
+        """
+        cause = cause or Cause("command", f"{self.prefix}status")
+        self._check_temporary(expiry)
+        credentials = await self._credentials(ctx)
         settings = await self.workspace_settings()
         self._require(settings, ALLOW_PROFILE_CHANGE, "status")
         if text is not None and _is_off(settings.get(ALLOW_STATUS_MESSAGE_CHANGE)):
@@ -295,54 +497,73 @@ class ProfileService:
                 "This workspace does not allow the invisible (offline) status. Choose online, "
                 "away or busy instead."
             )
-        profile = await self._read(ctx, credentials)
-        new_presence = presence.value if presence is not None else profile.presence
-        new_text = text if text is not None else profile.status_text
-        data: dict[str, Any] = {}
-        if new_presence != profile.presence:
-            data["statusType"] = new_presence
-        if new_text != profile.status_text:
-            data["statusText"] = new_text
-        if data:
-            await self._update(ctx, credentials, "status", data)
+        async with self._lock(ctx.sender_id):
+            profile = await self._read(ctx, credentials)
+            zone = self.zone_of(profile)
+            deadline = expiry.deadline(self.wall_clock.now(), zone) if expiry else None
+            after: dict[str, str] = {}
+            if presence is not None:
+                after["presence"] = presence.value
+            if text is not None:
+                after["status_text"] = text
+            changes = await self._commit(
+                ctx, credentials, profile, after, label="status", cause=cause, deadline=deadline
+            )
+            pending = await self._pending(ctx.sender_id, "status") if deadline else None
+        new_presence = after.get("presence", profile.presence)
+        new_text = after.get("status_text", profile.status_text)
+        restores = None
+        if pending is not None:
+            restores = (
+                pending.restore.get("presence", new_presence),
+                pending.restore.get("status_text", new_text),
+            )
         return StatusChange(
             presence=new_presence,
             text=new_text,
             previous_presence=profile.presence,
             previous_text=profile.status_text,
-            changed=bool(data),
+            changed=bool(changes),
+            until=pending.due_at if pending is not None else None,
+            restores=restores,
+            zone=zone,
         )
 
-    async def set_bio(self, ctx: CommandContext, bio: str) -> FieldChange:
+    async def set_bio(self, ctx: Actor, bio: str) -> FieldChange:
         """Set the bio ("" clears it)."""
         return await self._set_simple(ctx, "bio", "bio", bio)
 
-    async def set_nickname(self, ctx: CommandContext, nickname: str) -> FieldChange:
+    async def set_nickname(self, ctx: Actor, nickname: str) -> FieldChange:
         """Set the nickname ("" clears it)."""
         return await self._set_simple(ctx, "nickname", "nickname", nickname)
 
-    async def set_name(self, ctx: CommandContext, name: str) -> FieldChange:
+    async def set_name(self, ctx: Actor, name: str) -> FieldChange:
         """Set the display name (never empty)."""
         return await self._set_simple(ctx, "name", "display name", name)
 
-    async def _set_simple(
-        self, ctx: CommandContext, key: str, label: str, value: str
-    ) -> FieldChange:
-        credentials = await self._tokens.credentials(ctx)
+    async def _set_simple(self, ctx: Actor, key: str, label: str, value: str) -> FieldChange:
+        command = {"nickname": "nick"}.get(key, key)
+        cause = Cause("command", f"{self.prefix}{command}")
+        credentials = await self._credentials(ctx)
         settings = await self.workspace_settings()
         self._require(settings, ALLOW_PROFILE_CHANGE, label)
         if key == "name":
             self._require(settings, ALLOW_NAME_CHANGE, label)
-        profile = await self._read(ctx, credentials)
-        before = str(getattr(profile, key))
-        if value == before:
-            return FieldChange(label=label, before=before, after=value, changed=False)
-        await self._update(ctx, credentials, label, {key: value or CLEARED})
-        return FieldChange(label=label, before=before, after=value, changed=True)
+        async with self._lock(ctx.sender_id):
+            profile = await self._read(ctx, credentials)
+            before = str(getattr(profile, key))
+            changes = await self._commit(
+                ctx, credentials, profile, {key: value}, label=label, cause=cause
+            )
+        return FieldChange(label=label, before=before, after=value, changed=bool(changes))
 
-    async def set_custom_field(self, ctx: CommandContext, name: str, value: str) -> FieldChange:
+    async def set_custom_field(self, ctx: Actor, name: str, value: str) -> FieldChange:
         """Set one custom field ("" clears it), sending all the others unchanged."""
-        credentials = await self._tokens.credentials(ctx)
+        async with self._lock(ctx.sender_id):
+            return await self._set_custom_field(ctx, name, value)
+
+    async def _set_custom_field(self, ctx: Actor, name: str, value: str) -> FieldChange:
+        credentials = await self._credentials(ctx)
         settings = await self.workspace_settings()
         self._require(settings, ALLOW_PROFILE_CHANGE, "custom fields")
         rules = await self.custom_field_rules()
@@ -366,7 +587,15 @@ class ProfileService:
                 "ask an admin."
             )
         current[rule.name] = value
-        await self._update(ctx, credentials, label, {}, custom_fields=current)
+        await self._commit(
+            ctx,
+            credentials,
+            profile,
+            {CUSTOM + rule.name: value},
+            label=label,
+            cause=Cause("command", f"{self.prefix}field"),
+            custom_fields=current,
+        )
         return FieldChange(label=rule.name, before=before_text, after=value, changed=True)
 
     def resolve_field(self, rules: Mapping[str, CustomFieldRule], name: str) -> CustomFieldRule:
@@ -402,7 +631,7 @@ class ProfileService:
 
     async def _update(
         self,
-        ctx: CommandContext,
+        ctx: Actor,
         credentials: Credentials,
         label: str,
         data: dict[str, Any],
@@ -414,7 +643,7 @@ class ProfileService:
                 credentials, data=data, custom_fields=custom_fields
             )
         except AuthError:
-            raise await self._tokens.rejected(ctx) from None
+            raise await self._rejected(ctx) from None
         except ServerError as exc:
             log.info(
                 "updateOwnBasicInfo refused a %s change for %s (HTTP %s, %s)",
@@ -425,3 +654,271 @@ class ProfileService:
             )
             raise explain_rejection(exc, label) from None
         log.info("changed the %s of %s", label, ctx.sender_id)
+
+    # -- bookkeeping: one path for every change ---------------------------------------------
+
+    async def _commit(
+        self,
+        actor: Actor,
+        credentials: Credentials,
+        profile: Profile,
+        after: Mapping[str, str],
+        *,
+        label: str,
+        cause: Cause,
+        deadline: datetime | None = None,
+        custom_fields: dict[str, Any] | None = None,
+    ) -> dict[str, tuple[str, str]]:
+        """Send the fields of `after` that differ from `profile`, then record the change.
+
+        Returns field → (before, after) for what was sent. `deadline` makes it temporary.
+        """
+        before = profile.values()
+        changes = {
+            key: (before.get(key, ""), value)
+            for key, value in after.items()
+            if before.get(key, "") != value
+        }
+        if changes:
+            data: dict[str, Any] = {}
+            for key, (_, value) in changes.items():
+                if key in REQUEST_KEYS:
+                    empty = CLEARED if key in _CLEARED_WITH_SPACE else value
+                    data[REQUEST_KEYS[key]] = value or empty
+            sends_custom = any(key.startswith(CUSTOM) for key in changes)
+            await self._update(
+                actor,
+                credentials,
+                label,
+                data,
+                custom_fields=custom_fields if sends_custom else None,
+            )
+        await self._record(actor, before, after, changes, cause, deadline)
+        return changes
+
+    async def _record(
+        self,
+        actor: Actor,
+        before: Mapping[str, str],
+        after: Mapping[str, str],
+        changes: Mapping[str, tuple[str, str]],
+        cause: Cause,
+        deadline: datetime | None,
+    ) -> None:
+        books = self._books
+        if books is None:
+            return
+        user_id, username = actor.sender_id, actor.sender_username
+        if changes:
+            await books.audit.record(
+                user_id=user_id, username=username, changes=changes, cause=str(cause)
+            )
+            if cause.kind == "undo":
+                await books.store.delete_undo_point(user_id)
+            elif cause.kind != "expiry":
+                point = UndoPoint(user_id, dict(changes), str(cause), self.wall_clock.now())
+                await books.store.put_undo_point(point)
+        groups = sorted({group_of(key) for key in after})
+        if deadline is None:
+            await books.reverts.cancel(user_id, groups)
+            return
+        for group in groups:
+            await self._schedule_revert(actor, group, before, after, changes, cause, deadline)
+
+    async def _schedule_revert(
+        self,
+        actor: Actor,
+        group: str,
+        before: Mapping[str, str],
+        after: Mapping[str, str],
+        changes: Mapping[str, tuple[str, str]],
+        cause: Cause,
+        deadline: datetime,
+    ) -> None:
+        assert self._books is not None
+        reverts = self._books.reverts
+        changed = {key: old for key, (old, _) in changes.items() if group_of(key) == group}
+        touched = {key: value for key, value in after.items() if group_of(key) == group}
+        existing = await reverts.get(actor.sender_id, group)
+        still_ours = existing is not None and all(
+            before.get(key, "") == value for key, value in existing.expected.items()
+        )
+        if existing is not None and still_ours:
+            # Keep the values from before the first temporary change (see bot.reverts).
+            restore = {**changed, **existing.restore}
+            expected = {**existing.expected, **touched}
+        elif changed:
+            restore, expected = changed, touched
+        else:
+            await reverts.cancel(actor.sender_id, [group])
+            return
+        if all(expected.get(key, before.get(key, "")) == value for key, value in restore.items()):
+            await reverts.cancel(actor.sender_id, [group])  # back where it started: nothing to do
+            return
+        await reverts.schedule(
+            PendingRevert(
+                user_id=actor.sender_id,
+                username=actor.sender_username,
+                group=group,
+                due_at=deadline,
+                restore=restore,
+                expected=expected,
+                cause=str(cause),
+            )
+        )
+
+    async def _pending(self, user_id: str, group: str) -> PendingRevert | None:
+        return await self._books.reverts.get(user_id, group) if self._books else None
+
+    def _check_temporary(self, temporary: object) -> None:
+        if temporary and self._books is None:
+            raise UserError(
+                "Temporary changes are not available on this bot. Leave out the `for …` or "
+                "`until …` part to change it for good."
+            )
+
+    # -- rules, expiries, undo --------------------------------------------------------------
+
+    async def apply(
+        self,
+        actor: Actor,
+        fields: Mapping[str, str],
+        *,
+        cause: Cause,
+        duration: timedelta | None = None,
+    ) -> dict[str, tuple[str, str]]:
+        """Set several fields at once (a rule's change); returns field → (before, after)."""
+        self._check_temporary(duration)
+        label = _label_of(fields)
+        credentials = await self._credentials(actor)
+        settings = await self.workspace_settings()
+        self._require(settings, ALLOW_PROFILE_CHANGE, label)
+        if "status_text" in fields and _is_off(settings.get(ALLOW_STATUS_MESSAGE_CHANGE)):
+            raise UserError(
+                "An admin has turned off status messages on this workspace, so I can't change "
+                "your status text."
+            )
+        if fields.get("presence") == StatusType.OFFLINE and _is_off(settings.get(ALLOW_INVISIBLE)):
+            raise UserError(
+                "This workspace does not allow the invisible (offline) status, so I can't set it."
+            )
+        async with self._lock(actor.sender_id):
+            profile = await self._read(actor, credentials)
+            deadline = self.wall_clock.now() + duration if duration else None
+            return await self._commit(
+                actor, credentials, profile, fields, label=label, cause=cause, deadline=deadline
+            )
+
+    async def revert(self, pending: PendingRevert) -> bool:
+        """Put back a temporary change that fell due; False when the fields no longer hold what
+        the bot set (changed elsewhere) or the revert is gone, and nothing was changed."""
+        books = self._books
+        if books is None:
+            return False
+        actor = Account(pending.user_id, pending.username)
+        async with self._lock(pending.user_id):
+            latest = await books.reverts.get(pending.user_id, pending.group)
+            if latest is None or latest.due_at > self.wall_clock.now():
+                return False  # cancelled or moved meanwhile
+            credentials = await self._credentials(actor)
+            profile = await self._read(actor, credentials)
+            now = profile.values()
+            moved = [key for key, value in latest.expected.items() if now.get(key, "") != value]
+            if moved:
+                log.info(
+                    "left the %s of %s alone: changed elsewhere since the bot set it",
+                    latest.group,
+                    latest.user_id,
+                )
+                await books.reverts.cancel(latest.user_id, [latest.group])
+                return False
+            await self._commit(
+                actor,
+                credentials,
+                profile,
+                latest.restore,
+                label=_label_of(latest.restore),
+                cause=Cause("expiry"),
+                custom_fields=_custom_with(profile, latest.restore),
+            )
+            return True
+
+    async def undo(self, ctx: Actor) -> UndoOutcome:
+        """Put back what the sender's last change through the bot replaced (never e-mail,
+        username or password: those are not profile changes and leave no undo point)."""
+        books = self._books
+        if books is None:
+            raise UserError("Undo is not available on this bot.")
+        credentials = await self._credentials(ctx)
+        async with self._lock(ctx.sender_id):
+            point = await books.store.get_undo_point(ctx.sender_id)
+            if point is None:
+                raise UserError(
+                    "There is nothing to undo: I have not changed your profile since your last "
+                    f"undo. `{self.prefix}undo` puts back what your last change through me "
+                    f"replaced ({UNDOABLE_FIELDS})."
+                )
+            profile = await self._read(ctx, credentials)
+            now = profile.values()
+            back = {
+                key: old for key, (old, new) in point.changes.items() if now.get(key, "") == new
+            }
+            elsewhere = tuple(
+                key
+                for key, (old, new) in point.changes.items()
+                if now.get(key, "") not in (old, new)
+            )
+            if not back:
+                await books.store.delete_undo_point(ctx.sender_id)
+                if elsewhere:
+                    raise UserError(
+                        f"I can't undo your last change ({point.cause}): your "
+                        f"{_labels(elsewhere)} changed elsewhere since, so I left "
+                        f"{'it' if len(elsewhere) == 1 else 'them'} as "
+                        f"{'it is' if len(elsewhere) == 1 else 'they are'}."
+                    )
+                raise UserError(
+                    f"Your last change ({point.cause}) is already undone: your profile has the "
+                    "values from before it."
+                )
+            restored = await self._commit(
+                ctx,
+                credentials,
+                profile,
+                back,
+                label=_label_of(back),
+                cause=Cause("undo"),
+                custom_fields=_custom_with(profile, back),
+            )
+        return UndoOutcome(restored=restored, changed_elsewhere=elsewhere, undone=point.cause)
+
+
+def _zone_or_utc(name: Any) -> tzinfo:
+    if not isinstance(name, str) or not name.strip():
+        return UTC
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _custom_with(profile: Profile, values: Mapping[str, str]) -> dict[str, Any] | None:
+    """The whole custom-field object with the `custom.*` entries of `values` applied."""
+    custom = {key.removeprefix(CUSTOM): v for key, v in values.items() if key.startswith(CUSTOM)}
+    return {**profile.custom_fields, **custom} if custom else None
+
+
+def _labels(keys: tuple[str, ...] | list[str]) -> str:
+    names = list(dict.fromkeys(field_label(key) for key in keys))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _label_of(fields: Mapping[str, str]) -> str:
+    """The label errors use for a change of these fields."""
+    groups = {group_of(key) for key in fields}
+    if len(groups) == 1:
+        (group,) = groups
+        return {"status": "status", "name": "display name"}.get(
+            group, group.replace(CUSTOM, "field ")
+        )
+    return "profile"
