@@ -16,12 +16,14 @@ from typing import Any, Self
 
 from bot.clock import Clock, SystemClock
 from bot.config import BotSettings
+from bot.conversations import Conversations
 from bot.dispatch import Dispatcher, MessageHook
 from bot.message import IncomingMessage
-from bot.profile import ProfileService
 from bot.registry import Registry
 from bot.replies import Replies
 from bot.rest import Credentials, RestClient
+from bot.rules.runtime import Automation
+from bot.sensitive import SensitiveChanges
 from bot.store import Store
 from bot.tokens import TokenService
 from bot.transport import ConnectionLost, RealtimeConnection
@@ -46,6 +48,8 @@ class ProfileBot:
         self.replies = Replies(self._connection)
         self._dispatcher: Dispatcher | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._automation: Automation | None = None
+        self._conversations: Conversations | None = None
 
     @property
     def user_id(self) -> str:
@@ -55,19 +59,45 @@ class ProfileBot:
     def username(self) -> str:
         return self._connection.username
 
+    @property
+    def automation(self) -> Automation | None:
+        """Team automation (scheduler, rules, audit trail) once the bot is entered."""
+        return self._automation
+
     async def __aenter__(self) -> Self:
         settings = self.settings
         secret_key = settings.secret_key.get_secret_value()
         self._store = await Store.open(self.settings.db, secret_key=secret_key)
         await self._rest.open()
+        tokens = TokenService(self._store, self._rest, prefix=settings.prefixes[0])
+        # Team automation owns the profile service: every change records its audit entry, its
+        # undo point and any pending revert.
+        self._automation = Automation(
+            self._store, self._rest, settings, clock=self.clock, tell=self.replies.tell
+        )
+        self._conversations = Conversations(
+            self._store,
+            self._connection,
+            self.clock,
+            timeout=settings.conversation_timeout,
+            prefix=settings.prefixes[0],
+        )
         services: dict[str, Any] = {
-            "profile": ProfileService(self._store, self._rest, self.settings),
-            "tokens": TokenService(self._store, self._rest, prefix=settings.prefixes[0]),
+            "tokens": tokens,
             "registry": self.registry,
-            "settings": self.settings,
+            "settings": settings,
+            **self._automation.services,
+            "conversations": self._conversations,
+            "sensitive": SensitiveChanges(
+                self._conversations,
+                self._rest,
+                tokens,
+                prefix=settings.prefixes[0],
+                audit=self._automation.audit,
+            ),
         }
-        hooks: list[MessageHook] = []
-        # Features add their services and message hooks here (conversations, automation).
+        # The conversations hook goes first: a pending answer may be a secret.
+        hooks: list[MessageHook] = [self._conversations, self._automation.hook]
         self.registry.check_injectables({"ctx", *services})
         await self._connect()
         self._dispatcher = Dispatcher(
@@ -79,6 +109,8 @@ class ProfileBot:
             max_concurrent=self.settings.max_concurrent_commands,
             hooks=hooks,
         )
+        self._conversations.open()  # its sweeper may tell people about expiries right away
+        await self._automation.start()  # reverts that fell due while down run right away
         return self
 
     async def __aexit__(
@@ -93,6 +125,10 @@ class ProfileBot:
                 await asyncio.wait_for(self._dispatcher.drain(), DRAIN_SECONDS)
             except TimeoutError:
                 log.warning("gave up waiting for commands in flight after %s s", DRAIN_SECONDS)
+        if self._conversations is not None:
+            await self._conversations.close()
+        if self._automation is not None:
+            await self._automation.stop()
         if self._runner is not None:
             self._runner.cancel()
         await self._connection.close()

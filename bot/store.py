@@ -48,10 +48,59 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             stored_at TEXT NOT NULL
         )""",
     ),
-    # Version 2: pending conversations (sensitive changes). Filled in by that feature.
-    (),
-    # Version 3: automation (pending reverts, audit trail, rule opt-outs). Filled in by that feature.
-    (),
+    # Version 2: pending conversations (sensitive changes); see bot/conversation_store.py.
+    # `data` is JSON without secrets; `expires_at` is the answer deadline in epoch seconds.
+    (
+        """CREATE TABLE conversations (
+            room_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            step TEXT NOT NULL,
+            data TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (room_id, user_id)
+        )""",
+        "CREATE INDEX conversations_by_user ON conversations (user_id)",
+        "CREATE INDEX conversations_by_deadline ON conversations (expires_at)",
+    ),
+    # Version 3: automation (pending reverts, audit trail, undo points, rule opt-ins/outs).
+    (
+        """CREATE TABLE pending_reverts (
+            user_id TEXT NOT NULL,
+            field_group TEXT NOT NULL,
+            username TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            restore TEXT NOT NULL,
+            expected TEXT NOT NULL,
+            cause TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, field_group)
+        )""",
+        "CREATE INDEX pending_reverts_due ON pending_reverts (due_at)",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            username TEXT NOT NULL,
+            changes TEXT NOT NULL,
+            cause TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_log_user ON audit_log (user_id, id)",
+        """CREATE TABLE undo_points (
+            user_id TEXT PRIMARY KEY,
+            changes TEXT NOT NULL,
+            cause TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        """CREATE TABLE rule_choices (
+            user_id TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            choice TEXT NOT NULL CHECK (choice IN ('in', 'out')),
+            at TEXT NOT NULL,
+            PRIMARY KEY (user_id, rule)
+        )""",
+        "CREATE INDEX rule_choices_rule ON rule_choices (rule, choice)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 _KEY_CHECK: Final = "key-check"

@@ -5,15 +5,20 @@ Everything talks over loopback sockets: the bot over DDP and REST, people over D
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import aiohttp
+import pyotp
 import pytest
 
 from bot.app import ProfileBot
-from bot.config import load_settings
+from bot.clock import ManualClock
+from bot.config import BotSettings, load_settings
 from bot.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person
@@ -110,3 +115,226 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with running_world(tmp_path) as running:
         yield running
 
+
+
+# -- sensitive changes (issue 4): a bot on a ManualClock, restartable; people with 2FA --------
+
+
+class TwoFactorPerson(Person):
+    """A Person whose password login answers Rocket.Chat's login-time 2FA (reference §2):
+    people with TOTP or e-mail codes must give a code to log in with a password."""
+
+    def __init__(
+        self, base_url: str, username: str, password: str, code: Callable[[], Awaitable[str]]
+    ) -> None:
+        super().__init__(base_url, username, password)
+        self._login_code = code
+
+    async def rest(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        authenticated: bool = True,
+    ) -> dict[str, Any]:
+        try:
+            return await super().rest(
+                method,
+                endpoint,
+                json=json,
+                params=params,
+                headers=headers,
+                authenticated=authenticated,
+            )
+        except RuntimeError as error:
+            if endpoint != "login" or "totp-required" not in str(error):
+                raise
+        return await super().rest(
+            method,
+            endpoint,
+            json={**json, "code": await self._login_code()},
+            params=params,
+            headers=headers,
+            authenticated=authenticated,
+        )
+
+
+@dataclass
+class ClockedWorld(World):
+    """A world whose bot runs on a ManualClock and can be restarted on the same database."""
+
+    clock: ManualClock = field(default_factory=ManualClock)
+    bot_settings: BotSettings | None = None
+    bot_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    totp_secrets: dict[str, str] = field(default_factory=dict)
+
+    async def start_bot(self) -> None:
+        """Start a bot on `bot_settings` (its database file) and the shared clock."""
+        assert self.bot_settings is not None
+        self.bot_stack = AsyncExitStack()
+        self.bot = await self.bot_stack.enter_async_context(
+            ProfileBot(self.bot_settings, clock=self.clock)
+        )
+        self.bot.start()
+
+    async def restart_bot(self) -> None:
+        """Stop the bot, then start a new one on the same database file."""
+        await self.bot_stack.aclose()
+        await self.start_bot()
+
+    async def verified_person(self, username: str) -> Person:
+        """A user with a verified e-mail: Rocket.Chat sends them 2FA codes by e-mail."""
+        await self.admin.rest(
+            "POST",
+            "users.create",
+            json={
+                "username": username,
+                "email": f"{username}@example.com",
+                "password": PASSWORD,
+                "name": username.title(),
+                "verified": True,
+            },
+        )
+        person = await self.stack.enter_async_context(self.login_as(username, PASSWORD))
+        self.people[username] = person
+        return person
+
+    def login_as(self, username: str, password: str) -> Person:
+        """`async with world.login_as(name, password) as person:`, with a 2FA code if asked."""
+
+        async def code() -> str:
+            if username in self.totp_secrets:
+                return pyotp.TOTP(self.totp_secrets[username]).now()
+            return await self.last_email_code(f"{username}@example.com")
+
+        return TwoFactorPerson(self.url, username, password, code)
+
+    async def totp_person(self, username: str) -> tuple[Person, str]:
+        """A user with TOTP enrolled over DDP (2fa:enable + 2fa:validateTempToken); the secret."""
+        person = await self.verified_person(username)
+        secret = str((await person.call("2fa:enable"))["secret"])
+        await person.call("2fa:validateTempToken", pyotp.TOTP(secret).now())
+        self.totp_secrets[username] = secret
+        return person, secret
+
+    async def last_email_code(self, address: str) -> str:
+        """The code of the newest "Authentication code" mail to `address` (sandbox outbox)."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.url}/sandbox/emails", params={"to": address}) as reply,
+        ):
+            mails = (await reply.json())["emails"]
+        codes = [
+            match.group(0)
+            for mail in mails
+            if mail["subject"] == "Authentication code"
+            for match in [re.search(r"\b\d{3}-\d{3}\b", mail["text"])]
+            if match
+        ]
+        assert codes, f"no code was mailed to {address}"
+        return codes[-1]
+
+
+@pytest.fixture
+async def clocked_world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
+    """Like `world`, but the bot's time only moves with `clocked_world.clock.advance()`, and
+    `restart_bot()` replaces the bot with a new one on the same database."""
+    fast = {"SANDBOX_BCRYPT_ROUNDS": "4"}  # speed only: password changes hash a lot
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(
+            serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV, **fast})
+        )
+        admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
+        await admin.rest(
+            "POST",
+            "users.create",
+            json={
+                "username": BOT_NAME,
+                "email": "bot@example.com",
+                "password": BOT_PASSWORD,
+                "name": "Profile Bot",
+                "roles": ["bot"],
+            },
+        )
+        settings = load_settings(
+            server_url=url,
+            username=BOT_NAME,
+            password=BOT_PASSWORD,
+            db=str(tmp_path / "bot.db"),
+            secret_key=generate_key(),
+            use_environment=False,
+        )
+        world = ClockedWorld(
+            url=url, admin=admin, bot=None, stack=stack, bot_settings=settings  # type: ignore[arg-type]
+        )
+        await world.start_bot()
+        try:
+            yield world
+        finally:
+            await world.bot_stack.aclose()
+
+
+# -- team automation (issue 5): rules in the settings, time moved by the tests ----------------
+
+import asyncio  # kept with the section that uses it (this section was added last)
+from datetime import datetime
+
+
+@asynccontextmanager
+async def automation_world(tmp_path: Path, **settings: Any) -> AsyncIterator[ClockedWorld]:
+    """A ClockedWorld whose bot also has `settings` (rules, default_timezone, admin_role)."""
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(
+            serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV})
+        )
+        admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
+        await admin.rest(
+            "POST",
+            "users.create",
+            json={
+                "username": BOT_NAME,
+                "email": "bot@example.com",
+                "password": BOT_PASSWORD,
+                "name": "Profile Bot",
+                "roles": ["bot"],
+            },
+        )
+        bot_settings = load_settings(
+            server_url=url,
+            username=BOT_NAME,
+            password=BOT_PASSWORD,
+            db=str(tmp_path / "bot.db"),
+            secret_key=generate_key(),
+            use_environment=False,
+            **settings,
+        )
+        world = ClockedWorld(
+            url=url, admin=admin, bot=None, stack=stack, bot_settings=bot_settings  # type: ignore[arg-type]
+        )
+        await world.start_bot()
+        try:
+            yield world
+        finally:
+            await world.bot_stack.aclose()
+
+
+async def settle(world: World) -> None:
+    """Let the bot's scheduler finish everything that is due now (after moving the clock)."""
+    automation = world.bot.automation
+    assert automation is not None
+    await asyncio.wait_for(automation.scheduler.settled(), 10)
+
+
+async def advance(world: ClockedWorld, seconds: float = 0, *, to: datetime | None = None) -> None:
+    """Move the bot's clock and wait until what fell due has run."""
+    await world.clock.advance(seconds, to=to)
+    await settle(world)
+
+
+async def status_of(person: Person) -> tuple[str, str]:
+    """(presence, status text) of `person` as Rocket.Chat shows them to themselves."""
+    user = await person.profile()
+    return str(user.get("statusDefault") or user["status"]), str(user.get("statusText") or "")

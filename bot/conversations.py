@@ -1,0 +1,454 @@
+"""Conversations: small stored state machines between the bot and one user in their DM.
+
+A conversation belongs to a `ConversationKey` (the user's one-to-one DM with the bot, and the
+user): only that user's messages in that room advance it, so an answer from anyone else, or from
+the same person in another room, is never taken as the answer. Its record (flow, step, data,
+deadline) is stored (bot.conversation_store) before the question goes out, so a restart or a
+reconnect loses nothing; the answer that arrives afterwards continues where it stopped.
+
+A flow (bot.sensitive has three) is a set of steps. Each step is a small async function that
+handles the answer to its question, says what comes next, and returns the name of the next step
+or `END`. A step marked `secret` expects a password or a code: every message there is taken as
+the answer (a password may start with "/"), and the flow deletes it. `cancel`, `/cancel` and
+`no` end a conversation at any step. Every answer is handled under one lock per key around
+load → handle → save.
+
+Deadlines: each question may be answered for `timeout` seconds (the setting
+conversation_timeout). One sweeper task sleeps on the injected clock until the earliest deadline
+and ends what has expired, telling the user that nothing was changed; an answer that beats the
+sweeper to an expired conversation is treated the same way.
+
+Records never hold a secret, and nothing here logs message text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from bot.context import CommandContext
+from bot.conversation_store import ConversationKey, ConversationRecord, ConversationStore
+from bot.errors import UserError
+from bot.message import IncomingMessage
+from bot.parser import ParsedCommand
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.store import Store
+
+__all__ = [
+    "END",
+    "ChatSender",
+    "ConversationKey",
+    "ConversationRecord",
+    "Conversations",
+    "Flow",
+    "Step",
+    "Turn",
+]
+
+log = logging.getLogger(__name__)
+
+END: Final = "<end>"
+CANCEL_WORDS: Final = frozenset({"cancel", "no"})
+SWEEP_RETRY_SECONDS: Final = 5.0
+
+
+class ChatSender(Protocol):
+    """What conversations need from the realtime connection."""
+
+    async def send_message(
+        self, room_id: str, text: str, *, thread_id: str | None = None
+    ) -> None: ...
+    async def direct_room(self, username: str) -> str: ...
+
+
+@dataclass
+class Turn:
+    """One answer being handled: the conversation's data (saved afterwards) and the message.
+
+    `message.text` may be a secret: use it, never store or log it.
+    """
+
+    key: ConversationKey
+    step: str
+    data: dict[str, Any]
+    message: IncomingMessage
+    outbox: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The answer as the user wrote it (trimmed by the server)."""
+        return self.message.text
+
+    @property
+    def ctx(self) -> CommandContext:
+        """The answer as a command context (sender from the server), for token lookups."""
+        return CommandContext.from_message(self.message)
+
+    async def say(self, text: str) -> None:
+        """Tell the user `text` in the conversation's DM, once the conversation is saved (so an
+        answer to a new question always finds the question's step stored)."""
+        self.outbox.append(text)
+
+
+StepHandler = Callable[[Turn], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question of a flow: the function that handles its answer.
+
+    `secret` steps expect a password or a code: commands are not recognised there (the whole
+    message is the answer), and an answer that arrives too late is still handed to
+    `Flow.discard` so it can be deleted.
+    """
+
+    handle: StepHandler
+    secret: bool = False
+
+
+class Flow(Protocol):
+    """A kind of conversation. `name` is stored in records; `label` reads "email change"."""
+
+    @property
+    def name(self) -> str:
+        """Stored in records: never rename a flow that may have pending conversations."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """How sentences call it: "email change"."""
+        ...
+
+    @property
+    def steps(self) -> Mapping[str, Step]:
+        """The steps by name (stored in records, like `name`)."""
+        ...
+
+    def restart_hint(self) -> str:
+        """How to start this kind of conversation again, e.g. "send `/email <address>`"."""
+        ...
+
+    def forget(self, key: ConversationKey) -> None:
+        """The conversation under `key` ended: drop whatever the flow held in memory for it."""
+        ...
+
+    async def discard(self, message: IncomingMessage) -> None:
+        """An answer to a secret step that will not be used: delete it if possible."""
+        ...
+
+
+def is_cancel(text: str, parsed: ParsedCommand | None) -> bool:
+    """`cancel`, `no` or the cancel command with any prefix, and nothing else."""
+    if text.strip().rstrip(".!").casefold() in CANCEL_WORDS:
+        return True
+    return parsed is not None and parsed.key == "cancel" and not parsed.rest
+
+
+def describe_duration(seconds: float) -> str:
+    """300 → "5 minutes", 90 → "90 seconds", 60 → "1 minute"."""
+    whole = round(seconds)
+    if whole >= 60 and whole % 60 == 0:
+        minutes = whole // 60
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{whole} second{'s' if whole != 1 else ''}"
+
+
+class _KeyLocks:
+    """One asyncio.Lock per conversation key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[ConversationKey, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: ConversationKey) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class Conversations:
+    """The conversation engine: start, route answers (it is a MessageHook), cancel, expire."""
+
+    def __init__(
+        self,
+        store: Store,
+        chat: ChatSender,
+        clock: Clock,
+        *,
+        timeout: float,
+        prefix: str = "/",
+    ) -> None:
+        self._records = ConversationStore(store)
+        self._chat = chat
+        self._clock = clock
+        self.timeout = timeout
+        self.prefix = prefix
+        self._flows: dict[str, Flow] = {}
+        self._locks = _KeyLocks()
+        self._wake = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def add_flow(self, flow: Flow) -> None:
+        """Make `flow` known, so that its stored conversations can go on."""
+        if flow.name in self._flows:
+            raise ValueError(f"a conversation flow called {flow.name!r} is already registered")
+        self._flows[flow.name] = flow
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start the sweeper (once the bot can send messages: it may have expiries to tell)."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="conversation-sweeper")
+
+    async def close(self) -> None:
+        """Stop the sweeper; pending conversations stay stored for the next start."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    # -- starting, asking about, cancelling -------------------------------------------------
+
+    async def direct_room(self, ctx: CommandContext) -> str:
+        """The id of the sender's one-to-one DM with the bot, where conversations happen."""
+        return await self._chat.direct_room(ctx.sender_username)
+
+    async def start(
+        self,
+        ctx: CommandContext,
+        flow: Flow,
+        *,
+        step: str,
+        data: Mapping[str, Any],
+        prompt: str,
+    ) -> str:
+        """Store a new conversation of `flow` waiting at `step`, and return the reply to send.
+
+        A second conversation while one is pending is refused with a UserError that says
+        which one is pending and how to cancel it. When the command came from a group DM, the
+        question goes to the one-to-one DM and the reply only points there.
+        """
+        if flow.name not in self._flows or step not in flow.steps:
+            raise ValueError(f"unknown flow or step: {flow.name}/{step}")
+        room_id = await self.direct_room(ctx)
+        key = ConversationKey(room_id=room_id, user_id=ctx.sender_id)
+        async with self._locks.hold(key):
+            for pending in await self._records.of_user(ctx.sender_id):
+                other = self._flows.get(pending.flow)
+                if other is not None and pending.expires_at > self._clock.now():
+                    raise UserError(self._busy(other, flow))
+                await self._end_expired(pending, other)
+            record = ConversationRecord(
+                key=key,
+                flow=flow.name,
+                step=step,
+                expires_at=self._deadline(),
+                data=dict(data),
+            )
+            await self._records.put(record)
+        self._wake.set()
+        log.info("started a %s conversation with %s", flow.name, ctx.sender_id)
+        return await self.reply_privately(ctx, prompt, room_id=room_id)
+
+    async def reply_privately(
+        self, ctx: CommandContext, text: str, *, room_id: str | None = None
+    ) -> str:
+        """What a command returns so that `text` reaches the sender's one-to-one DM.
+
+        In that DM or in a room (the dispatcher answers rooms in the DM) it is `text` itself;
+        in a group DM, `text` is sent to the one-to-one DM here and the reply only points there.
+        """
+        if not ctx.is_direct:
+            return text
+        room_id = room_id or await self.direct_room(ctx)
+        if ctx.room_id == room_id:
+            return text
+        await self._chat.send_message(room_id, text)
+        return "I've answered you in our direct messages."
+
+    def _busy(self, pending: Flow, wanted: Flow) -> str:
+        again = "start it again" if pending.name == wanted.name else "then send your command again"
+        article = "an" if pending.label[:1].lower() in "aeiou" else "a"
+        return (
+            f"You already have {article} {pending.label} waiting for your answer in our direct "
+            "messages, and I handle one such change at a time. Answer my last question there, "
+            f"or send `{self.prefix}cancel` to drop the {pending.label}; {again}."
+        )
+
+    async def pending(self, user_id: str) -> ConversationRecord | None:
+        """The user's pending (not yet expired) conversation, if any."""
+        now = self._clock.now()
+        return next((r for r in await self._records.of_user(user_id) if r.expires_at > now), None)
+
+    async def cancel(self, ctx: CommandContext) -> str:
+        """`/cancel` from anywhere: end the sender's pending conversation, if there is one."""
+        records = await self._records.of_user(ctx.sender_id)
+        cancelled: list[str] = []
+        for record in records:
+            async with self._locks.hold(record.key):
+                current = await self._records.get(record.key)
+                if current is None:
+                    continue
+                flow = self._flows.get(current.flow)
+                await self._finish(current, flow)
+                cancelled.append(flow.label if flow is not None else "change")
+        if not cancelled:
+            return "You have no change waiting for an answer, so there is nothing to cancel."
+        log.info("cancelled the conversation of %s on request", ctx.sender_id)
+        return f"Cancelled your {cancelled[0]}. Nothing was changed."
+
+    # -- answers ----------------------------------------------------------------------------
+
+    async def on_message(self, message: IncomingMessage, parsed: ParsedCommand | None) -> bool:
+        """The MessageHook: take the sender's answer in their DM; True when it was taken."""
+        if not message.is_direct:
+            return False
+        key = ConversationKey(room_id=message.room_id, user_id=message.sender_id)
+        async with self._locks.hold(key):
+            record = await self._records.get(key)
+            if record is None:
+                return False
+            flow = self._flows.get(record.flow)
+            step = flow.steps.get(record.step) if flow is not None else None
+            if flow is None or step is None:
+                log.warning(
+                    "dropping a conversation with unknown step %s/%s", record.flow, record.step
+                )
+                await self._finish(record, flow)
+                await self._say(
+                    key,
+                    message,
+                    "I lost track of our conversation, so I stopped "
+                    "it; nothing was changed. Please send your command again.",
+                )
+                return parsed is None
+            if self._clock.now() >= record.expires_at:
+                await self._end_expired(record, flow)
+                if step.secret:
+                    await flow.discard(message)
+                    return True
+                return False
+            if is_cancel(message.text, parsed):
+                await self._finish(record, flow)
+                await self._say(key, message, f"Cancelled your {flow.label}. Nothing was changed.")
+                log.info("%s cancelled a %s conversation", key.user_id, flow.name)
+                return True
+            if not step.secret and parsed is not None and parsed.prefix:
+                return False  # a command while a yes/no is pending (/help, /status) runs as usual
+            await self._advance(record, flow, step, message)
+        return True
+
+    async def _advance(
+        self, record: ConversationRecord, flow: Flow, step: Step, message: IncomingMessage
+    ) -> None:
+        """Run the step for `message`, save (or end) the conversation, then send what the step
+        said. The key is locked."""
+        key = record.key
+        turn = Turn(key=key, step=record.step, data=dict(record.data), message=message)
+        try:
+            next_step = await step.handle(turn)
+            if next_step != END and next_step not in flow.steps:
+                raise ValueError(f"step {flow.name}/{record.step} returned {next_step!r}")
+        except UserError as error:
+            # e.g. the token was revoked meanwhile: the sentence says what to do; the change stops.
+            await self._finish(record, flow)
+            turn.outbox.append(str(error))
+        except Exception:
+            log.exception("step %s/%s failed for %s", flow.name, record.step, key.user_id)
+            await self._finish(record, flow)
+            turn.outbox.append(
+                f"Sorry, something went wrong on my side, so I stopped your {flow.label}. "
+                f"Check with `{self.prefix}profile` what it looks like now, then "
+                f"{flow.restart_hint()} to try again."
+            )
+        else:
+            if next_step == END:
+                await self._finish(record, flow)
+                log.info("a %s conversation of %s ended", flow.name, key.user_id)
+            else:
+                updated = replace(
+                    record, step=next_step, data=turn.data, expires_at=self._deadline()
+                )
+                await self._records.put(updated)
+                self._wake.set()
+        for text in turn.outbox:
+            await self._say(key, message, text)
+
+    async def _say(self, key: ConversationKey, message: IncomingMessage | None, text: str) -> None:
+        thread_id = message.thread_id if message is not None else None
+        try:
+            await self._chat.send_message(key.room_id, text, thread_id=thread_id)
+        except Exception:
+            log.warning("could not send a conversation message to %s", key.user_id, exc_info=True)
+
+    async def _finish(self, record: ConversationRecord, flow: Flow | None) -> None:
+        await self._records.delete(record.key)
+        if flow is not None:
+            flow.forget(record.key)
+
+    def _deadline(self) -> datetime:
+        return self._clock.now() + timedelta(seconds=self.timeout)
+
+    # -- expiry -----------------------------------------------------------------------------
+
+    async def _end_expired(self, record: ConversationRecord, flow: Flow | None) -> None:
+        """End an expired conversation and tell its user that nothing was changed."""
+        await self._finish(record, flow)
+        log.info("a %s conversation of %s expired", record.flow, record.key.user_id)
+        if flow is None:
+            return
+        await self._say(
+            record.key,
+            None,
+            f"I waited {describe_duration(self.timeout)} for your answer, so I stopped your "
+            f"{flow.label}: nothing was changed. When you are ready, {flow.restart_hint()}.",
+        )
+
+    async def expire_due(self) -> int:
+        """End every conversation whose deadline has passed; returns how many ended."""
+        ended = 0
+        for due in await self._records.due(self._clock.now()):
+            async with self._locks.hold(due.key):
+                current = await self._records.get(due.key)
+                if current is None or current.expires_at > self._clock.now():
+                    continue  # answered (or cancelled) while we waited for the lock
+                await self._end_expired(current, self._flows.get(current.flow))
+                ended += 1
+        return ended
+
+    async def _sweep_forever(self) -> None:
+        """The one sweeper: sleep on the clock until the earliest deadline, then expire."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.expire_due()
+                deadline = await self._records.next_deadline()
+            except Exception:
+                log.exception("the conversation sweeper failed; trying again shortly")
+                await asyncio.sleep(SWEEP_RETRY_SECONDS)
+                continue
+            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
+            if deadline is not None:
+                waiters.append(asyncio.ensure_future(self._clock.sleep_until(deadline)))
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
