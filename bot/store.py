@@ -101,6 +101,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX rule_choices_rule ON rule_choices (rule, choice)",
     ),
+    # Version 4: reliability (handled message ids, catch-up marks). Filled in by that feature.
+    (),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 _KEY_CHECK: Final = "key-check"
