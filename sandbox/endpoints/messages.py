@@ -556,6 +556,60 @@ async def channels_history(req: ApiRequest) -> dict[str, Any]:
     return success(channel_history(req.state, room, req.user_id, req.query))
 
 
+_MEMBER_FIELDS = ("_id", "username", "name", "status", "statusText", "utcOffset")
+
+
+def _members_page(state: SandboxState, room: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """findUsersOfRoom: active members sorted by username, paged by offset/count."""
+    try:
+        offset = max(0, int(query.get("offset") or 0))
+        count = max(0, int(query.get("count") or 50))
+    except ValueError:
+        raise MeteorError("invalid-params", "must be integer [invalid-params]") from None
+    needle = str(query.get("filter") or "").casefold()
+    member_ids = {
+        sub["u"]["_id"] for sub in state.subscriptions.values() if sub.get("rid") == room["_id"]
+    }
+    members = [
+        {key: user[key] for key in _MEMBER_FIELDS if key in user}
+        for user in state.users.values()
+        if user["_id"] in member_ids
+        and user.get("active", True)
+        and (
+            not needle
+            or needle in str(user.get("username", "")).casefold()
+            or needle in str(user.get("name", "")).casefold()
+        )
+    ]
+    members.sort(key=lambda member: str(member.get("username", "")))
+    page = members[offset : offset + count] if count else members[offset:]
+    return {"members": page, "count": len(page), "offset": offset, "total": len(members)}
+
+
+@route("GET", "channels.members")
+async def channels_members(req: ApiRequest) -> dict[str, Any]:
+    """channels.members?roomId|roomName&offset&count&filter: the channel's members."""
+    room = find_channel(req.state, req.query, checked_archived=False)
+    return success(_members_page(req.state, room, req.query))
+
+
+@route("GET", "groups.members")
+async def groups_members(req: ApiRequest) -> dict[str, Any]:
+    """groups.members?roomId|roomName: only for members of the private group."""
+    state, query = req.state, req.query
+    room = None
+    if query.get("roomId"):
+        room = state.rooms.get(str(query["roomId"]))
+    elif query.get("roomName"):
+        room = rooms.room_by_name(state, str(query["roomName"]))
+    if room is None or room.get("t") != "p" or state.subscription(room["_id"], req.user_id) is None:
+        raise MeteorError(
+            "error-room-not-found",
+            'The required "roomId" or "roomName" param provided does not match any group',
+        )
+    return success(_members_page(state, room, query))
+
+
 def _valid_room_name(state: SandboxState, name: str) -> str:
     """getValidRoomName: the channel-name pattern, then uniqueness."""
     pattern = messaging.setting(state, "UTF8_Channel_Names_Validation", "[0-9a-zA-Z-_.]+")

@@ -265,3 +265,30 @@ async def test_dm_messages_raise_unread(realtime: Realtime) -> None:
     await realtime.post(alice, rid, "2")
     assert sub_of(realtime, rid, bob)["unread"] == 2
     assert sub_of(realtime, rid, alice)["unread"] == 0
+
+
+async def test_channel_members_lists_active_members_sorted_and_paged(realtime: Realtime) -> None:
+    """channels.members: members of the channel by roomName, sorted by username, paged."""
+    alice, bob = await realtime.user("alice"), await realtime.user("bob")
+    name = unique("team")
+    created = await realtime.rest(
+        "POST", "channels.create", realtime.admin, json={"name": name, "members": ["bob", "alice"]}
+    )
+    assert created.status == 200, created.body
+    reply = await realtime.rest("GET", "channels.members", alice, params={"roomName": name})
+    assert reply.status == 200, reply.body
+    usernames = [m["username"] for m in reply.body["members"]]
+    assert usernames == sorted(usernames) and {"alice", "bob"} <= set(usernames)
+    assert reply.body["total"] == len(usernames) and reply.body["offset"] == 0
+    assert all("emails" not in m and "services" not in m for m in reply.body["members"])
+    page = await realtime.rest(
+        "GET", "channels.members", bob, params={"roomName": name, "count": "1", "offset": "1"}
+    )
+    assert page.body["count"] == 1 and page.body["members"][0]["username"] == usernames[1]
+
+
+async def test_channel_members_of_an_unknown_channel(realtime: Realtime) -> None:
+    """channels.members: findChannelByIdOrName's error for a name that matches nothing."""
+    alice = await realtime.user("alice")
+    reply = await realtime.rest("GET", "channels.members", alice, params={"roomName": "nowhere"})
+    assert reply.status == 400 and reply.body["errorType"] == "error-room-not-found"
