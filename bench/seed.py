@@ -1,0 +1,55 @@
+"""Seed a bot database with delegated tokens, straight through `bot.store.Store.put_token`.
+
+    BENCH_SECRET_KEY=... BENCH_PROBE_TOKEN=... python -m bench.seed --db FILE --fake N \\
+        --probe-user-id ID --probe-username NAME
+
+Stores the probe user's real token and N made-up ones (random, never valid on any server), then
+prints the seconds it took. The benchmark runs it as a child process with the bot's own source
+on PYTHONPATH, so the schema written is the one the bot under test expects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import time
+from pathlib import Path
+
+from bot.store import Store
+
+
+async def seed(db: Path, secret_key: str, probe: tuple[str, str, str], fake: int) -> float:
+    """Store the probe's token and `fake` fake ones; returns the seconds taken."""
+    started = time.perf_counter()
+    store = await Store.open(db, secret_key=secret_key)
+    try:
+        user_id, username, token = probe
+        await store.put_token(user_id=user_id, username=username, token=token)
+        for index in range(fake):
+            await store.put_token(
+                user_id=f"fakeuser{index:06d}",
+                username=f"fake{index:06d}",
+                token=secrets.token_urlsafe(32),
+            )
+    finally:
+        await store.close()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    """`python -m bench.seed ...` (the key and the probe's token come from the environment)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.seed", description=__doc__)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--fake", type=int, default=0)
+    parser.add_argument("--probe-user-id", required=True)
+    parser.add_argument("--probe-username", required=True)
+    args = parser.parse_args()
+    probe = (args.probe_user_id, args.probe_username, os.environ["BENCH_PROBE_TOKEN"])
+    seconds = asyncio.run(seed(args.db, os.environ["BENCH_SECRET_KEY"], probe, args.fake))
+    print(f"{seconds:.3f}")
+
+
+if __name__ == "__main__":
+    main()
