@@ -5,10 +5,12 @@ Everything talks over loopback sockets: the bot over DDP and REST, people over D
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,33 +80,43 @@ async def delegate(person: Person) -> str:
     return await ask_bot(person, f"/token set {token}")
 
 
+async def open_workspace(
+    stack: AsyncExitStack, tmp_path: Path, environ: dict[str, str], **settings: Any
+) -> tuple[str, Person, BotSettings]:
+    """Start a sandbox set up for the bot (plus `environ`), log in its admin, create the bot
+    account; return the URL, the admin and the bot's settings (plus `settings`)."""
+    url = await stack.enter_async_context(
+        serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV, **environ})
+    )
+    admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
+    await admin.rest(
+        "POST",
+        "users.create",
+        json={
+            "username": BOT_NAME,
+            "email": "bot@example.com",
+            "password": BOT_PASSWORD,
+            "name": "Profile Bot",
+            "roles": ["bot"],
+        },
+    )
+    bot_settings = load_settings(
+        server_url=url,
+        username=BOT_NAME,
+        password=BOT_PASSWORD,
+        db=str(tmp_path / "bot.db"),
+        secret_key=generate_key(),
+        use_environment=False,
+        **settings,
+    )
+    return url, admin, bot_settings
+
+
 @asynccontextmanager
 async def running_world(tmp_path: Path, **environ: str) -> AsyncIterator[World]:
     """A sandbox set up for the bot (plus `environ`), the bot running in-process, an admin."""
     async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(
-            serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV, **environ})
-        )
-        admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
-        await admin.rest(
-            "POST",
-            "users.create",
-            json={
-                "username": BOT_NAME,
-                "email": "bot@example.com",
-                "password": BOT_PASSWORD,
-                "name": "Profile Bot",
-                "roles": ["bot"],
-            },
-        )
-        settings = load_settings(
-            server_url=url,
-            username=BOT_NAME,
-            password=BOT_PASSWORD,
-            db=str(tmp_path / "bot.db"),
-            secret_key=generate_key(),
-            use_environment=False,
-        )
+        url, admin, settings = await open_workspace(stack, tmp_path, environ)
         bot = await stack.enter_async_context(ProfileBot(settings))
         bot.start()
         yield World(url=url, admin=admin, bot=bot, stack=stack)
@@ -244,29 +256,7 @@ async def clocked_world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
     `restart_bot()` replaces the bot with a new one on the same database."""
     fast = {"SANDBOX_BCRYPT_ROUNDS": "4"}  # speed only: password changes hash a lot
     async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(
-            serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV, **fast})
-        )
-        admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
-        await admin.rest(
-            "POST",
-            "users.create",
-            json={
-                "username": BOT_NAME,
-                "email": "bot@example.com",
-                "password": BOT_PASSWORD,
-                "name": "Profile Bot",
-                "roles": ["bot"],
-            },
-        )
-        settings = load_settings(
-            server_url=url,
-            username=BOT_NAME,
-            password=BOT_PASSWORD,
-            db=str(tmp_path / "bot.db"),
-            secret_key=generate_key(),
-            use_environment=False,
-        )
+        url, admin, settings = await open_workspace(stack, tmp_path, fast)
         world = ClockedWorld(
             url=url, admin=admin, bot=None, stack=stack, bot_settings=settings  # type: ignore[arg-type]
         )
@@ -279,38 +269,13 @@ async def clocked_world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
 
 # -- team automation (issue 5): rules in the settings, time moved by the tests ----------------
 
-import asyncio  # kept with the section that uses it (this section was added last)
-from datetime import datetime
 
 
 @asynccontextmanager
 async def automation_world(tmp_path: Path, **settings: Any) -> AsyncIterator[ClockedWorld]:
     """A ClockedWorld whose bot also has `settings` (rules, default_timezone, admin_role)."""
     async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(
-            serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV})
-        )
-        admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
-        await admin.rest(
-            "POST",
-            "users.create",
-            json={
-                "username": BOT_NAME,
-                "email": "bot@example.com",
-                "password": BOT_PASSWORD,
-                "name": "Profile Bot",
-                "roles": ["bot"],
-            },
-        )
-        bot_settings = load_settings(
-            server_url=url,
-            username=BOT_NAME,
-            password=BOT_PASSWORD,
-            db=str(tmp_path / "bot.db"),
-            secret_key=generate_key(),
-            use_environment=False,
-            **settings,
-        )
+        url, admin, bot_settings = await open_workspace(stack, tmp_path, {}, **settings)
         world = ClockedWorld(
             url=url, admin=admin, bot=None, stack=stack, bot_settings=bot_settings  # type: ignore[arg-type]
         )
