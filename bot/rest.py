@@ -11,8 +11,10 @@ in one place (`error_for`):
 
 Retries: a 429 is waited out (until X-RateLimit-Reset, bounded) for any method, because the server
 did not run the request. GETs, which are safe to repeat, are retried on timeouts, connection errors
-and 5xx with exponential backoff and jitter. Other methods are never repeated once they may have
-reached the server (a timeout or a 5xx might mean "applied"); only a failed connect is retried.
+and 5xx with exponential backoff and jitter, and so are POSTs the caller marks `idempotent` (a
+profile change that only sets values lands on the same profile if it runs twice). Other methods
+are never repeated once they may have reached the server (a timeout or a 5xx might mean
+"applied"); only a failed connect is retried.
 Network failures surface as ServerError with status 0 and error_type "timeout" or
 "connection-error". No message or repr ever contains a header value (token or 2FA code).
 """
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+PASSWORD_KEYS: Final = frozenset({"newPassword", "currentPassword"})
 TWO_FACTOR_REQUIRED: Final = "totp-required"
 TWO_FACTOR_INVALID: Final = frozenset({"totp-invalid", "totp-max-attempts"})
 USER_AGENT: Final = "rcbot/0.1 (+aiohttp)"
@@ -232,9 +235,14 @@ class RestClient:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         second_factor: SecondFactor | None = None,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
-        """Call `/api/v1/<endpoint>` and return the JSON body, or raise a bot.errors.ServerError."""
+        """Call `/api/v1/<endpoint>` and return the JSON body, or raise a bot.errors.ServerError.
+
+        `idempotent`: the request may run twice with the same outcome, so it is retried as a GET.
+        """
         method = http_method.upper()
+        repeatable = method in SAFE_METHODS or idempotent
         headers = self._headers(credentials, second_factor)
         rate_limit_waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
@@ -259,7 +267,7 @@ class RestClient:
                     error_type="timeout",
                     endpoint=endpoint,
                 )
-                retryable = method in SAFE_METHODS or not_sent
+                retryable = repeatable or not_sent
             except aiohttp.ClientError as exc:
                 not_sent = isinstance(exc, aiohttp.ClientConnectorError)
                 detail = f": {exc}" if not_sent else ""
@@ -270,7 +278,7 @@ class RestClient:
                     error_type="connection-error",
                     endpoint=endpoint,
                 )
-                retryable = method in SAFE_METHODS or not_sent
+                retryable = repeatable or not_sent
             else:
                 if _succeeded(answer):
                     return answer.body  # type: ignore[no-any-return]
@@ -288,7 +296,7 @@ class RestClient:
                     rate_limit_waited += failure.retry_after
                     await self._sleep(failure.retry_after)
                     continue
-                retryable = method in SAFE_METHODS and answer.status >= 500
+                retryable = repeatable and answer.status >= 500
             if final or not retryable:
                 raise failure
             delay = self._backoff(attempt)
@@ -422,6 +430,9 @@ class RestClient:
             credentials=credentials,
             json=body,
             second_factor=second_factor,
+            # Setting values twice lands on the same profile; a password change would fail the
+            # second time (the current password has changed) and a 2FA code may be spent.
+            idempotent=second_factor is None and not PASSWORD_KEYS.intersection(data),
         )
         return _member(answer, "user", "POST users.updateOwnBasicInfo")
 
@@ -472,7 +483,9 @@ class RestClient:
             body["message"] = message
         if not body:
             raise ValueError("set_status needs a status, a message or both")
-        await self.request("POST", "users.setStatus", credentials=credentials, json=body)
+        await self.request(
+            "POST", "users.setStatus", credentials=credentials, json=body, idempotent=True
+        )
 
 
 def _succeeded(answer: _Answer) -> bool:

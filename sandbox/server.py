@@ -54,7 +54,7 @@ async def _internal_errors(
 
 
 def create_app(state: SandboxState) -> web.Application:
-    from sandbox import ddp, outbox
+    from sandbox import ddp, faults, outbox
 
     load_endpoints()
     app = web.Application(middlewares=[_internal_errors], client_max_size=MAX_BODY_BYTES)
@@ -76,6 +76,7 @@ def create_app(state: SandboxState) -> web.Application:
     app.router.add_route("*", r"/api/{name:(?!v1/)[^/]+}", default_api)  # e.g. /api/info
     app.router.add_route("GET", "/websocket", websocket)
     app.router.add_route("GET", "/sandbox/emails", emails)
+    faults.install(app, state)  # /sandbox/faults, /sandbox/drop-websockets (tests only)
     return app
 
 

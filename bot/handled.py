@@ -1,0 +1,159 @@
+"""The handled-message record: which messages the bot has finished with, across restarts.
+
+The dispatcher's in-memory seen-set stops a message from running twice while the process lives;
+this record (schema version 4, in the bot's SQLite file) does it across restarts and catch-ups:
+
+* a message is *accepted* when the dispatcher queues it and *finished* when its lane is done
+  with it (answered, or taken by a hook, or found to be chatter). Finishing writes its id and,
+  in the same transaction, the room's catch-up mark: the server time up to which every message
+  of the room is finished (the newest finished one, but never past one still in flight).
+* after a reconnect or a restart the bot asks each room for its history since the mark (a
+  little before: clients may date their messages a few seconds back) and feeds what it finds
+  to the dispatcher; `is_new` turns away whatever was finished or is still in flight.
+* a message killed in flight (SIGKILL) was never finished, so it runs again after the restart.
+  Profile changes set values, so running one again lands on the same profile.
+* nothing older than `window` seconds runs: neither a missed command from long ago, nor an old
+  message the server re-sends (a reaction to it). Ids are kept a while longer, then pruned.
+
+Room '' holds when the bot first listened: a room without a mark is caught up from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Final
+
+from bot.message import IncomingMessage
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+FIRST_RUN: Final = ""  # the catch_up_marks row of the whole bot
+# Rocket.Chat lets a client date a message up to 10 s back (more is replaced by the server's
+# time), so a message may arrive older than one already handled: look back this far.
+MARK_SLACK_MS: Final = 30_000.0
+# Ids outlive the window by this much, for clocks that disagree a little.
+KEEP_EXTRA_SECONDS: Final = 3600.0
+PRUNE_EVERY: Final = 500  # finished messages between two prunes
+
+
+class HandledMessages:
+    """The stored record of finished messages and per-room catch-up marks (a MessageLedger)."""
+
+    def __init__(
+        self, store: Store, *, window: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._store = store
+        self.window = window
+        self._clock = clock  # wall-clock seconds, comparable with the server's message times
+        self._in_flight: dict[str, dict[str, float | None]] = {}  # room → {message id: ts}
+        self._newest: dict[str, float] = {}  # room → newest finished ts
+        self._since_prune = 0
+
+    # -- the dispatcher's side (MessageLedger) ------------------------------------------------
+
+    def too_old(self, ts: float | None) -> bool:
+        """True when a message of server time `ts` (epoch ms) is older than the window."""
+        return ts is not None and ts < (self._clock() - self.window) * 1000
+
+    async def is_new(self, message: IncomingMessage, ts: float | None) -> bool:
+        """False when the message is finished, in flight, or too old to act on."""
+        if message.id in self._in_flight.get(message.room_id, {}):
+            return False
+        if self.too_old(ts):
+            log.info("not acting on message %s: older than the catch-up window", message.id)
+            return False
+        async with (
+            self._store.reading() as db,
+            db.execute(
+                "SELECT 1 FROM handled_messages WHERE message_id = ?", (message.id,)
+            ) as cursor,
+        ):
+            return await cursor.fetchone() is None
+
+    def accepted(self, message: IncomingMessage, ts: float | None) -> None:
+        """The message is queued: until it is finished, the room's mark stays before it."""
+        self._in_flight.setdefault(message.room_id, {})[message.id] = ts
+
+    async def finished(self, message: IncomingMessage) -> None:
+        """Record the message as handled and move its room's mark, in one transaction."""
+        room = self._in_flight.get(message.room_id, {})
+        ts = room.get(message.id)
+        mark = self._mark_after(message.room_id, ts, finishing=message.id)
+        try:
+            async with self._store.transaction() as db:
+                await db.execute(
+                    "INSERT OR IGNORE INTO handled_messages"
+                    " (message_id, room_id, ts, handled_at) VALUES (?, ?, ?, ?)",
+                    (message.id, message.room_id, ts or 0.0, self._clock()),
+                )
+                if mark is not None:
+                    await db.execute(
+                        "INSERT INTO catch_up_marks (room_id, ts) VALUES (?, ?)"
+                        " ON CONFLICT(room_id) DO UPDATE SET ts = MAX(ts, excluded.ts)",
+                        (message.room_id, mark),
+                    )
+        finally:
+            # Only now: until the row is written, `is_new` must still see it in flight.
+            room.pop(message.id, None)
+            if not room:
+                self._in_flight.pop(message.room_id, None)
+        self._since_prune += 1
+        if self._since_prune >= PRUNE_EVERY:
+            await self.prune()
+
+    def _mark_after(self, room_id: str, ts: float | None, *, finishing: str) -> float | None:
+        if ts is not None:
+            self._newest[room_id] = max(ts, self._newest.get(room_id, ts))
+        newest = self._newest.get(room_id)
+        if newest is None:
+            return None
+        waiting = [
+            t
+            for other, t in self._in_flight.get(room_id, {}).items()
+            if t is not None and other != finishing
+        ]
+        return min(newest, min(waiting) - 1) if waiting else newest
+
+    # -- catch-up ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Note when the bot first listened (once), and prune old ids."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO catch_up_marks (room_id, ts) VALUES (?, ?)",
+                (FIRST_RUN, self._clock() * 1000),
+            )
+        await self.prune()
+
+    async def since(self) -> Callable[[str], float]:
+        """Per room, the server time (epoch ms) after which its history must be read."""
+        async with (
+            self._store.reading() as db,
+            db.execute("SELECT room_id, ts FROM catch_up_marks") as cursor,
+        ):
+            marks = {str(room): float(ts) for room, ts in await cursor.fetchall()}
+        first_run = marks.pop(FIRST_RUN, self._clock() * 1000)
+        oldest = (self._clock() - self.window) * 1000
+
+        def since(room_id: str) -> float:
+            mark = marks[room_id] - MARK_SLACK_MS if room_id in marks else first_run
+            return max(mark, oldest)
+
+        return since
+
+    async def prune(self) -> int:
+        """Forget ids handled longer ago than the window (and a margin); returns how many."""
+        self._since_prune = 0
+        cutoff = self._clock() - self.window - KEEP_EXTRA_SECONDS
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM handled_messages WHERE handled_at < ?", (cutoff,)
+            )
+            removed = cursor.rowcount
+            await cursor.close()
+        if removed:
+            log.info("forgot %d handled message id(s) older than the catch-up window", removed)
+        return max(removed, 0)
