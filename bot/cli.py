@@ -1,10 +1,15 @@
-"""`rcbot` (also `python -m bot`): run | check | keygen | demo.
+"""`rcbot` (also `python -m bot`): run | check | keygen | rotate-key | demo.
 
     rcbot keygen              print a fresh secret key alone on stdout
     rcbot check [-c FILE]     validate the configuration, automation rules included (and the
                               key against the stored tokens, read-only); exit 2 naming each
                               bad key and each bad rule
     rcbot run [-c FILE]       run the bot
+    rcbot rotate-key [-c FILE] [--old-key-env NAME | --old-key-file FILE]
+                     [--new-key-env NAME | --new-key-file FILE]
+                              re-encrypt every stored token with a new key, in one transaction;
+                              the old key defaults to the configured one (RCBOT_SECRET_KEY), the
+                              new one to RCBOT_NEW_SECRET_KEY. Never prints a key or a token.
     rcbot demo                sandbox + bot + scripted user, no configuration needed
 
 `-c` may be left out when RCBOT_* variables give every required setting. `--set KEY=VALUE`
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 import tomllib
@@ -24,29 +30,51 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from bot.config import BotSettings, ConfigError, load_settings
-from bot.crypto import generate_key
+from bot.config import BotSettings, ConfigError, describe_key, env_name, load_settings
+from bot.crypto import KeyFormatError, check_key, generate_key
 
 EXIT_CONFIG: Final = 2
+NEW_KEY_ENV: Final = "RCBOT_NEW_SECRET_KEY"
 EXIT_INTERRUPTED: Final = 130
 REDACTED: Final = "[redacted]"
 # Meteor's Random.secret(): 43 base64url characters (login tokens, personal access tokens). A
 # Fernet key is 43 such characters plus "=", so it matches too.
 _SECRET_SHAPE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+# A Fernet ciphertext (a stored token, encrypted): useless without the key, but it outlives a key
+# rotation and a /token forget, so it stays out of logs too.
+_CIPHERTEXT_SHAPE = re.compile(r"gAAAAA[A-Za-z0-9_=-]{40,}")
+# The hex SHA-256 of a password: what DDP login and the password 2FA method send instead of it.
+_DIGEST_SHAPE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])")
+# 2FA codes: six digits from an authenticator app, or 123-456 as Rocket.Chat mails them.
+_CODE_SHAPE = re.compile(r"(?<![\w.:/-])\d{3}[- ]?\d{3}(?![\w-])")
 # Values after names that carry secrets: headers, JSON keys, key=value pairs.
 _SECRET_FIELD = re.compile(
-    r"(?i)(?<![a-z0-9])(x-auth-token|x-2fa-code|authtoken|auth_token|password|secret_key|token)"
-    r"([\"']?\s*[:=]\s*[\"']?)([^\s\"',;}\]]+)"
+    r"(?i)(?<![a-z0-9])(x-auth-token|x-2fa-code|authtoken|auth_token|"
+    r"(?:new|current|old|confirm)?_?password|secret_key|secret|token|digest|resume|"
+    r"twofactorcode|2fa_code)"
+    r"([\"']?\s*[:=]\s*[\"']?)([^\s\"',;{}\[\]]+)"
 )
+# websockets logs every frame at DEBUG ("< TEXT '{...}' [123 bytes]"): keep only the opcode and
+# the size, since the payload carries people's messages (passwords and codes among them).
+_FRAME_DUMP = re.compile(r"^([<>] [A-Z]+ )(.*?)( \[[^\[\]]*\bbytes?\b[^\[\]]*\])?$", re.DOTALL)
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with known secrets and anything token-shaped replaced by [redacted]."""
+    """`text` with known secrets and anything shaped like a token, a password digest or a 2FA
+    code replaced by [redacted]."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
     text = _SECRET_FIELD.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
-    return _SECRET_SHAPE.sub(REDACTED, text)
+    text = _CIPHERTEXT_SHAPE.sub(REDACTED, text)
+    text = _SECRET_SHAPE.sub(REDACTED, text)
+    text = _DIGEST_SHAPE.sub(REDACTED, text)
+    return _CODE_SHAPE.sub(REDACTED, text)
+
+
+def scrub_frame_dump(text: str) -> str:
+    """A websockets frame log line with its payload replaced by [redacted]."""
+    return _FRAME_DUMP.sub(lambda m: m.group(1) + REDACTED + (m.group(3) or ""), text)
 
 
 class SecretScrubber(logging.Filter):
@@ -67,6 +95,8 @@ class SecretScrubber(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not lose the record
             message = f"{record.msg!r} {record.args!r}"
+        if record.name.startswith("websockets"):
+            message = scrub_frame_dump(message)
         record.msg = scrub(message, secrets)
         record.args = None
         if record.exc_info and not record.exc_text:
@@ -96,8 +126,10 @@ def setup_logging(level: str = "INFO", *, secrets: Iterable[str | None] = ()) ->
         _handler.addFilter(_scrubber)
         root.addHandler(_handler)
     root.setLevel(level)
-    # aiohttp's access and client loggers are chatty below WARNING and add nothing for us.
-    logging.getLogger("aiohttp").setLevel(max(logging.WARNING, root.level))
+    # aiohttp's access and client loggers are chatty below WARNING and add nothing for us;
+    # aiosqlite's debug lines repeat every statement with its parameters (ciphertexts included).
+    for chatty in ("aiohttp", "aiosqlite"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     return _scrubber
 
 
@@ -142,6 +174,63 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print("configuration OK")
     for line in settings.summary():
         print(f"  {line}")
+    return 0
+
+
+def _read_key(what: str, *, env: str | None, file: Path | None) -> str | None:
+    """A key from the variable `env` or from `file` (None when neither is given); the error
+    messages name where the key came from, never its value."""
+    if file is not None:
+        try:
+            raw = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{what} key file {file}: cannot be read ({exc.strerror})") from None
+        source = f"the file {file}"
+    elif env is not None:
+        if not os.environ.get(env, "").strip():
+            raise ConfigError(f"{what} key: the environment variable {env} is not set")
+        raw, source = os.environ[env], f"${env}"
+    else:
+        return None
+    try:
+        return check_key(raw)
+    except KeyFormatError as exc:
+        raise ConfigError(f"{what} key from {source} {exc}") from None
+
+
+def _cmd_rotate_key(args: argparse.Namespace) -> int:
+    from bot.store import Store
+
+    old_key = _read_key("the old", env=args.old_key_env, file=args.old_key_file)
+    new_env = None if args.new_key_file is not None else (args.new_key_env or NEW_KEY_ENV)
+    new_key = _read_key("the new", env=new_env, file=args.new_key_file)
+    assert new_key is not None  # one of the two sources is always given
+    overrides = _parse_overrides(args.set or [])
+    if old_key is not None:
+        overrides["secret_key"] = old_key
+    if args.log_level:
+        overrides["log_level"] = args.log_level
+    settings = load_settings(args.config, **overrides)
+    level = settings.log_level if args.log_level else "WARNING"
+    setup_logging(level, secrets=[*_secrets_of(settings), new_key])
+    if not Path(settings.db).is_file():
+        raise ConfigError(f"{describe_key('db')}: {settings.db} does not exist; nothing to rotate")
+
+    async def rotate() -> int:
+        store = await Store.open(settings.db, secret_key=settings.secret_key)
+        try:
+            return await store.rotate_key(new_key)
+        finally:
+            await store.close()
+
+    count = asyncio.run(rotate())
+    where = f"the file {args.new_key_file}" if args.new_key_file is not None else f"${new_env}"
+    print(f"Re-encrypted {count} stored token(s) in {settings.db} with the new key.")
+    print(
+        f"Next: set {env_name('secret_key')} (or secret_key in your configuration) to the new "
+        f"key from {where}, then start the bot. The old key no longer opens this database; "
+        "keep the new one safe."
+    )
     return 0
 
 
@@ -192,6 +281,30 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the bot")
     with_config(run)
     run.set_defaults(func=_cmd_run)
+    rotate = commands.add_parser(
+        "rotate-key",
+        help="re-encrypt every stored token with a new key (stop the bot first)",
+        description="Re-encrypt every stored token with a new key, in one transaction. Stop "
+        "the bot first. Keys are read from the environment or from files, never from the "
+        "command line, and are never printed.",
+    )
+    with_config(rotate)
+    old = rotate.add_mutually_exclusive_group()
+    old.add_argument(
+        "--old-key-env",
+        metavar="NAME",
+        help="read the current key from this variable (default: the configured secret_key, "
+        "i.e. RCBOT_SECRET_KEY)",
+    )
+    old.add_argument("--old-key-file", type=Path, metavar="FILE", help="... or from this file")
+    new = rotate.add_mutually_exclusive_group()
+    new.add_argument(
+        "--new-key-env",
+        metavar="NAME",
+        help=f"read the new key from this variable (default: {NEW_KEY_ENV})",
+    )
+    new.add_argument("--new-key-file", type=Path, metavar="FILE", help="... or from this file")
+    rotate.set_defaults(func=_cmd_rotate_key)
     demo = commands.add_parser("demo", help="play a scripted demo against an in-process sandbox")
     demo.add_argument("--log-level", help="log level for the demo (default WARNING)")
     demo.set_defaults(func=_cmd_demo)
