@@ -409,6 +409,9 @@ async def start_bot(
             "RCBOT_DB": str(db),
             "RCBOT_SECRET_KEY": secret_key,
             "RCBOT_LOG_LEVEL": "WARNING",
+            # The benchmark is a deliberate flood: measure the pipeline, not the flood gate.
+            "RCBOT_RATE_LIMIT_PER_USER": "0",
+            "RCBOT_RATE_LIMIT_GLOBAL": "0",
         }
     )
     return await start_child(

@@ -2,22 +2,32 @@
 
 `ProfileBot` is an async context manager so tests and the demo can run it in-process;
 `run_bot()` is what `rcbot run` calls. A dropped websocket is reconnected with exponential
-backoff and jitter; commands already queued keep running meanwhile.
+backoff and jitter, logging in again with the last resume token (the password is the
+fallback); commands already queued keep running meanwhile. On start-up and after each
+reconnect the bot catches up on the messages it missed (bot.catchup), and the handled-message
+record (bot.handled) makes sure none runs twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import signal
 from types import TracebackType
 from typing import Any, Self
 
+from bot import metrics
+from bot.catchup import CatchUp, RestHistory
 from bot.clock import Clock, SystemClock
 from bot.config import BotSettings
 from bot.conversations import Conversations
 from bot.dispatch import Dispatcher, MessageHook
+from bot.errors import BotError
+from bot.flood import FloodGate
+from bot.handled import HandledMessages
+from bot.health import HealthServer
 from bot.message import IncomingMessage
 from bot.registry import Registry
 from bot.replies import Replies
@@ -30,8 +40,13 @@ from bot.transport import ConnectionLost, RealtimeConnection
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 30.0
 DRAIN_SECONDS = 10.0
+
+
+def reconnect_delay(failures: int, *, first: float, cap: float, jitter: float) -> float:
+    """Seconds before the next connection try: `first` doubled per failed try, capped at `cap`,
+    times 0.5-1 by `jitter` (0-1) so that many bots do not come back in step."""
+    return min(cap, first * 2 ** min(failures, 30)) * (0.5 + 0.5 * jitter)
 
 
 class ProfileBot:
@@ -43,8 +58,23 @@ class ProfileBot:
         self.connected = asyncio.Event()
         self.registry = Registry.load(aliases=settings.aliases, prefixes=settings.prefixes)
         self._store: Store | None = None
-        self._rest = RestClient(str(settings.server_url), timeout=settings.request_timeout)
-        self._connection = RealtimeConnection(str(settings.server_url), self._on_message)
+        self._rest = RestClient(
+            str(settings.server_url),
+            timeout=settings.request_timeout,
+            max_attempts=settings.retry_attempts,
+            backoff_base=settings.retry_delay_min,
+            backoff_cap=settings.retry_delay_max,
+            max_rate_limit_wait=settings.max_rate_limit_wait,
+        )
+        metrics.count_api_errors(self._rest)
+        self._connection = RealtimeConnection(
+            str(settings.server_url), self._on_message, retry_wait=settings.answer_wait
+        )
+        self._handled: HandledMessages | None = None
+        self._catch_up_reader = CatchUp(
+            self._connection, RestHistory(self._rest, self._own_credentials)
+        )
+        self._stopping = False
         self.replies = Replies(self._connection)
         self._dispatcher: Dispatcher | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -68,6 +98,8 @@ class ProfileBot:
         settings = self.settings
         secret_key = settings.secret_key.get_secret_value()
         self._store = await Store.open(self.settings.db, secret_key=secret_key)
+        self._handled = HandledMessages(self._store, window=settings.catch_up_window)
+        await self._handled.start()
         await self._rest.open()
         tokens = TokenService(self._store, self._rest, prefix=settings.prefixes[0])
         # Team automation owns the profile service: every change records its audit entry, its
@@ -108,9 +140,21 @@ class ProfileBot:
             prefixes=list(self.settings.prefixes),
             max_concurrent=self.settings.max_concurrent_commands,
             hooks=hooks,
+            flood=FloodGate(
+                per_user=settings.rate_limit_per_user,
+                global_limit=settings.rate_limit_global,
+                window=settings.rate_limit_window,
+                clock=lambda: self.clock.now().timestamp(),
+            ),
+            max_message_length=settings.max_message_length,
+            ledger=self._handled,
         )
         self._conversations.open()  # its sweeper may tell people about expiries right away
         await self._automation.start()  # reverts that fell due while down run right away
+        try:
+            await self._catch_up()  # from the stored marks: what came while the bot was down
+        except (ConnectionLost, BotError) as error:
+            log.warning("catch-up at start-up stopped (%s); it runs again on reconnect", error)
         return self
 
     async def __aexit__(
@@ -119,7 +163,9 @@ class ProfileBot:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Finish the commands in flight first: they need the connection's reader to get answers.
+        # Take no new messages (the next start catches up on them); finish the commands in
+        # flight first: they need the connection's reader to get answers.
+        self._stopping = True
         if self._dispatcher is not None:
             try:
                 await asyncio.wait_for(self._dispatcher.drain(), DRAIN_SECONDS)
@@ -138,42 +184,79 @@ class ProfileBot:
 
     async def _connect(self) -> None:
         settings = self.settings
+        resume_token = self._connection.resume_token  # from the last login, if any
         if settings.user_id and settings.auth_token:
             token = settings.auth_token.get_secret_value()
-            me = await self._rest.me(Credentials(settings.user_id, token))
-            await self._connection.connect(username=str(me["username"]), resume_token=token)
+            username = self._connection.username
+            if not username:
+                me = await self._rest.me(Credentials(settings.user_id, token))
+                username = str(me["username"])
+            await self._connection.connect(username=username, resume_token=resume_token or token)
         else:
             password = settings.password.get_secret_value() if settings.password else ""
-            await self._connection.connect(username=str(settings.username), password=password)
+            await self._connection.connect(
+                username=str(settings.username), password=password, resume_token=resume_token
+            )
         self.connected.set()
         log.info("connected to %s as %s", settings.server_url, self.username)
 
-    async def _on_message(self, message: IncomingMessage) -> None:
-        if self._dispatcher is not None:
-            await self._dispatcher.handle(message)
+    async def _on_message(self, message: IncomingMessage, ts: float | None) -> None:
+        if self._dispatcher is not None and not self._stopping:
+            await self._dispatcher.handle(message, ts=ts)
+
+    async def _catch_up(self) -> None:
+        if self._dispatcher is None or self._handled is None:
+            return
+        since = await self._handled.since()
+        await self._catch_up_reader.run(since, self._dispatcher)
+
+    def _own_credentials(self) -> Credentials | None:
+        """The bot's REST credentials: its realtime login token works there too."""
+        token = self._connection.resume_token
+        return Credentials(self.user_id, token) if token and self.user_id else None
 
     def start(self) -> None:
         """Run the connection loop in the background (for tests and the demo)."""
         self._runner = asyncio.create_task(self.run_forever())
 
     async def run_forever(self) -> None:
-        """Deliver messages, reconnecting with backoff and jitter whenever the socket drops."""
-        failures = 0
+        """Deliver messages; whenever the socket drops, reconnect with backoff and jitter, log
+        in again and catch up on what was missed meanwhile."""
         while True:
             try:
                 await self._connection.run()
             except ConnectionLost as lost:
                 log.warning("realtime connection lost: %s", lost)
             self.connected.clear()
-            while not self.connected.is_set():
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
-                await asyncio.sleep(delay)
-                try:
-                    await self._connect()
-                    failures = 0
-                except ConnectionLost as lost:
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        failures = 0
+        while True:
+            await asyncio.sleep(
+                reconnect_delay(
+                    failures,
+                    first=self.settings.reconnect_delay_min,
+                    cap=self.settings.reconnect_delay_max,
+                    jitter=random.random(),
+                )
+            )
+            try:
+                await self._connect()
+                await self._catch_up()
+            except (ConnectionLost, BotError) as error:  # AuthError, ServerError, RateLimited
+                self.connected.clear()
+                failures += 1
+                log.warning("reconnect failed (attempt %d): %s", failures, error)
+                continue
+            except Exception:  # a bug; a catch-up that failed must not keep the bot offline
+                log.exception("unexpected failure while reconnecting or catching up")
+                if not self._connection.is_ready:
+                    self.connected.clear()
                     failures += 1
-                    log.warning("reconnect failed (attempt %d): %s", failures, lost)
+                    continue
+            metrics.RECONNECTS.inc()
+            return
 
 
 async def run_bot(settings: BotSettings) -> None:
@@ -182,7 +265,16 @@ async def run_bot(settings: BotSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with ProfileBot(settings) as bot:
+    bot = ProfileBot(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.health_port is not None:
+            # Up before the bot connects, so probes see 503 until it has logged in.
+            health = HealthServer(
+                host=settings.health_host, port=settings.health_port, ready=bot.connected.is_set
+            )
+            await stack.enter_async_context(health)
+            log.info("health: http://%s:%d/healthz and /metrics", health.host, health.port)
+        await stack.enter_async_context(bot)
         bot.start()
         log.info("ready: listening as %s", bot.username)
         await stop.wait()

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -55,10 +56,23 @@ EXPECTED: Final[Mapping[str, str]] = {
     "conversation_timeout": "a number of seconds greater than 0, e.g. 300 (5 minutes)",
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "health_port": "a TCP port from 1 to 65535 (or leave it out)",
+    "health_host": "the address the health endpoint listens on, e.g. 127.0.0.1",
+    "rate_limit_per_user": "a whole number of commands, 0 or more (0: no limit)",
+    "rate_limit_global": "a whole number of commands, 0 or more (0: no limit)",
+    "rate_limit_window": "a number of seconds greater than 0, e.g. 60",
+    "max_message_length": "a whole number of characters, at least 500",
     "rules": "a list of [[rules]] tables with name, trigger, users and change (see "
     "bot.example.toml)",
     "admin_role": "the name of a Rocket.Chat role, e.g. admin",
     "default_timezone": "an IANA time zone name such as Europe/Berlin or UTC",
+    "reconnect_delay_min": "a number of seconds greater than 0, e.g. 0.5",
+    "reconnect_delay_max": "a number of seconds, at least reconnect_delay_min, e.g. 30",
+    "retry_attempts": "a whole number of tries, at least 1",
+    "retry_delay_min": "a number of seconds greater than 0, e.g. 0.5",
+    "retry_delay_max": "a number of seconds, at least retry_delay_min, e.g. 8",
+    "max_rate_limit_wait": "a number of seconds, 0 or more, e.g. 60",
+    "answer_wait": "a number of seconds, 0 or more, e.g. 120",
+    "catch_up_window": "a number of seconds greater than 0, e.g. 3600 (an hour)",
 }
 LOGIN_PAIRS: Final = (("username", "password"), ("user_id", "auth_token"))
 
@@ -161,9 +175,23 @@ class BotSettings(BaseSettings):
     conversation_timeout: float = Field(default=300.0, gt=0)
     log_level: LogLevel = "INFO"
     health_port: int | None = Field(default=None, ge=1, le=65535)
+    health_host: str = "127.0.0.1"
+    rate_limit_per_user: int = Field(default=20, ge=0)
+    rate_limit_global: int = Field(default=300, ge=0)
+    rate_limit_window: float = Field(default=60.0, gt=0)
+    max_message_length: int = Field(default=5000, ge=500)
     rules: list[Rule] = Field(default_factory=list)
     admin_role: str = "admin"
     default_timezone: str = "UTC"
+    # Reliability (README "Reliability"; bot.example.toml says what each one is for).
+    reconnect_delay_min: float = Field(default=0.5, gt=0)
+    reconnect_delay_max: float = Field(default=30.0, gt=0)
+    retry_attempts: int = Field(default=4, ge=1)
+    retry_delay_min: float = Field(default=0.5, gt=0)
+    retry_delay_max: float = Field(default=8.0, gt=0)
+    max_rate_limit_wait: float = Field(default=60.0, ge=0)
+    answer_wait: float = Field(default=120.0, ge=0)
+    catch_up_window: float = Field(default=3600.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -266,12 +294,27 @@ class BotSettings(BaseSettings):
                 raise ValueError(f"is not valid JSON; expected {EXPECTED['rules']}") from None
         return parse_rules(value)
 
+    @field_validator("health_host")
+    @classmethod
+    def _check_health_host(cls, value: str) -> str:
+        if not value.strip() or any(ch.isspace() for ch in value.strip()):
+            raise ValueError(f"expected {EXPECTED['health_host']}")
+        return value.strip()
+
     @field_validator("admin_role")
     @classmethod
     def _check_admin_role(cls, value: str) -> str:
         if not value.strip():
             raise ValueError(f"is empty; expected {EXPECTED['admin_role']}")
         return value.strip()
+
+    @field_validator("reconnect_delay_max", "retry_delay_max")
+    @classmethod
+    def _check_delay_bounds(cls, value: float, info: ValidationInfo) -> float:
+        low = str(info.field_name).replace("_max", "_min")
+        if isinstance(info.data.get(low), float) and value < info.data[low]:
+            raise ValueError(f"is less than {low}; expected {EXPECTED[str(info.field_name)]}")
+        return value
 
     @field_validator("default_timezone")
     @classmethod
@@ -323,7 +366,14 @@ class BotSettings(BaseSettings):
             f"max_concurrent_commands: {self.max_concurrent_commands}",
             f"request_timeout: {self.request_timeout:g} s",
             f"log_level: {self.log_level}",
-            f"health_port: {self.health_port if self.health_port is not None else 'off'}",
+            f"health_port: {self.health_port if self.health_port is not None else 'off'}"
+            + (f" (on {self.health_host})" if self.health_port is not None else ""),
+            (
+                f"rate limits: {self.rate_limit_per_user or 'no limit'} per user, "
+                f"{self.rate_limit_global or 'no limit'} in all, "
+                f"per {self.rate_limit_window:g} s"
+            ),
+            f"max_message_length: {self.max_message_length}",
             f"admin_role: {self.admin_role}",
             f"default_timezone: {self.default_timezone}",
             f"rules: {len(self.rules) or 'none'}",

@@ -3,22 +3,32 @@
 Each message is looked at once. Before a message runs as a command, the hooks see it in the
 sender's queue (a pending conversation takes its answer; a rule trigger watches its rooms); a
 hook that returns True has handled it. The bot's own messages, system messages, edits and re-sent
-frames (reactions, thread counters) are ignored. Commands of one sender run one at a time in the
-order sent; different senders run concurrently, at most `max_concurrent` at once. Every error a
-command raises ends up here and becomes a sentence for the sender, never a stack trace.
+frames (reactions, thread counters) are ignored: the in-memory seen-set while the process lives,
+and the ledger (bot.handled) across restarts and catch-ups, where every message is recorded once
+its lane is done with it. Commands of one sender run one at a time in the order sent; different
+senders run concurrently, at most `max_concurrent` at once. Every error a command raises ends up
+here and becomes a sentence for the sender, never a stack trace.
+
+Flood control (bot.flood) sits at the door: text too long or with unreadable characters is not
+read (the sender is told why), and commands over the per-user or global limit do not run (the
+sender is told once per window, then hears nothing); notices go out in order with the sender's
+other answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot import metrics
 from bot.context import CommandContext
 from bot.errors import BotError, UserError
+from bot.flood import FloodGate, readable_head, screen_text
 from bot.message import IncomingMessage
 from bot.parser import ParsedCommand, parse_command
 from bot.registry import Registry, describe_error
@@ -37,13 +47,36 @@ class MessageHook(Protocol):
         ...
 
 
+class MessageLedger(Protocol):
+    """Remembers the messages handled, across restarts (bot.handled), so none runs twice."""
+
+    async def is_new(self, message: IncomingMessage, ts: float | None) -> bool:
+        """False when the message was handled, is being handled, or is too old to act on."""
+        ...
+
+    def accepted(self, message: IncomingMessage, ts: float | None) -> None:
+        """The message is now being handled."""
+        ...
+
+    async def finished(self, message: IncomingMessage) -> None:
+        """The message has been handled (whatever the outcome): record it."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One queued message; with a `notice`, that is sent instead of running anything."""
+
+    message: IncomingMessage
+    parsed: ParsedCommand | None
+    notice: str | None = None
+
+
 @dataclass
 class _Lane:
     """The queue of one sender's messages and the task working through it."""
 
-    queue: asyncio.Queue[tuple[IncomingMessage, ParsedCommand | None]] = field(
-        default_factory=asyncio.Queue
-    )
+    queue: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
 
 
@@ -60,6 +93,9 @@ class Dispatcher:
         prefixes: list[str],
         max_concurrent: int,
         hooks: Sequence[MessageHook] = (),
+        flood: FloodGate | None = None,
+        max_message_length: int | None = None,
+        ledger: MessageLedger | None = None,
     ) -> None:
         self._bot_user_id = bot_user_id
         self._registry = registry
@@ -70,23 +106,66 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(max_concurrent)
         self._lanes: dict[str, _Lane] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._flood = flood
+        self._max_length = max_message_length
+        self._ledger = ledger
+        self._enqueued = 0  # items queued so far: tells `handle` whether `_take` queued one
 
-    async def handle(self, message: IncomingMessage) -> None:
-        """Take one message from the stream; commands are queued behind the sender's others."""
+    async def handle(
+        self, message: IncomingMessage, *, ts: float | None = None, replayed: bool = False
+    ) -> None:
+        """Take one message from the stream; commands are queued behind the sender's others.
+
+        `ts` is the server's time of the message (epoch ms), for the handled-message record.
+        `replayed` marks messages caught up after an outage: they were sent at their own pace,
+        so the flood gate, which judges the pace of what arrives now, lets them through.
+        """
         if not self._is_new_user_text(message):
             return
+        if self._ledger is not None:
+            if not await self._ledger.is_new(message, ts):
+                return  # handled before a restart or a reconnect, or still running
+            self._ledger.accepted(message, ts)
+        queued = self._enqueued
+        try:
+            self._take(message, replayed=replayed)
+        finally:
+            if self._ledger is not None and self._enqueued == queued:
+                await self._finished(message)  # nothing to run (chatter, flood): handled anyway
+
+    def _take(self, message: IncomingMessage, *, replayed: bool = False) -> None:
+        """Screen, parse and queue a new message, or a notice about it, or nothing."""
+        problem = screen_text(message.text, max_length=self._max_length)
         parsed = parse_command(
-            message.text,
+            message.text if problem is None else readable_head(message.text),
             prefixes=self._prefixes,
             direct=message.is_direct,
             known_names=self._registry.names() if message.is_direct else None,
         )
-        if parsed is None and not self._hooks:
+        if problem is None and parsed is None and not self._hooks:
             return
-        lane = self._lanes.setdefault(message.sender_id, _Lane())
-        lane.queue.put_nowait((message, parsed))
+        # Commands, and anything in a DM (it may answer a conversation), count as commands.
+        counted = parsed is not None or message.is_direct
+        if counted and self._flood is not None and not replayed:
+            admission = self._flood.admit(message.sender_id)
+            if not admission.allowed:
+                metrics.MESSAGES_REFUSED.labels(reason=admission.reason).inc()
+                if admission.notice is not None:
+                    self._enqueue(_Item(message, None, admission.notice))
+                return
+        if problem is not None:
+            metrics.MESSAGES_REFUSED.labels(reason="unreadable").inc()
+            if counted:
+                self._enqueue(_Item(message, None, problem))
+            return
+        self._enqueue(_Item(message, parsed))
+
+    def _enqueue(self, item: _Item) -> None:
+        lane = self._lanes.setdefault(item.message.sender_id, _Lane())
+        lane.queue.put_nowait(item)
+        self._enqueued += 1
         if lane.worker is None or lane.worker.done():
-            lane.worker = asyncio.create_task(self._work(message.sender_id, lane))
+            lane.worker = asyncio.create_task(self._work(item.message.sender_id, lane))
 
     def _is_new_user_text(self, message: IncomingMessage) -> bool:
         if message.sender_id == self._bot_user_id or message.system_type or message.edited:
@@ -100,13 +179,25 @@ class Dispatcher:
 
     async def _work(self, sender_id: str, lane: _Lane) -> None:
         while not lane.queue.empty():
-            message, parsed = lane.queue.get_nowait()
+            item = lane.queue.get_nowait()
+            message, parsed = item.message, item.parsed
             async with self._slots:
-                if not await self._hooked(message, parsed) and parsed is not None:
+                if item.notice is not None:
+                    await self._answer(message, item.notice, ok=False)
+                elif not await self._hooked(message, parsed) and parsed is not None:
                     await self._run(message, parsed)
+            await self._finished(message)
             lane.queue.task_done()
         if self._lanes.get(sender_id) is lane and lane.queue.empty():
             del self._lanes[sender_id]
+
+    async def _finished(self, message: IncomingMessage) -> None:
+        if self._ledger is None:
+            return
+        try:
+            await self._ledger.finished(message)
+        except Exception:  # the record is a safety net: a failure must not stop the lane
+            log.exception("could not record message %s as handled", message.id)
 
     async def _hooked(self, message: IncomingMessage, parsed: ParsedCommand | None) -> bool:
         for hook in self._hooks:
@@ -122,21 +213,25 @@ class Dispatcher:
     async def _run(self, message: IncomingMessage, parsed: ParsedCommand) -> None:
         spec = self._registry.find(parsed.name)
         if spec is None:
+            metrics.COMMANDS.labels(command=metrics.UNKNOWN_COMMAND, outcome="unknown").inc()
             await self._unknown(message, parsed)
             return
+        started = time.monotonic()
         ctx = CommandContext.from_message(message)
         prefix = parsed.prefix or self._registry.display_prefix
         try:
             text = await spec.invoke(parsed, ctx, self._services)
-            ok = True
+            ok, outcome = True, "ok"
         except BotError as error:
             text, ok = describe_error(error, spec, prefix=prefix), False
+            outcome = "refused" if isinstance(error, UserError) else "api_error"
             if not isinstance(error, UserError):
                 log.warning("command %s failed: %s", spec.name, type(error).__name__)
         except Exception as error:
             log.exception("command %s crashed", spec.name)
-            text, ok = describe_error(error, spec, prefix=prefix), False
+            text, ok, outcome = describe_error(error, spec, prefix=prefix), False, "crashed"
         await self._answer(message, text, ok=ok)
+        metrics.observe_command(spec.name, outcome, time.monotonic() - started)
 
     async def _unknown(self, message: IncomingMessage, parsed: ParsedCommand) -> None:
         if not message.is_direct and self._registry.suggest(parsed.name) is None:

@@ -101,8 +101,22 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX rule_choices_rule ON rule_choices (rule, choice)",
     ),
-    # Version 4: reliability (handled message ids, catch-up marks). Filled in by that feature.
-    (),
+    # Version 4: reliability (bot/handled.py). The ids of messages the bot has finished with,
+    # so a restart or a catch-up never runs one twice, and per room the time (epoch ms, the
+    # server's clock) up to which every message is handled; room '' is when the bot first ran.
+    (
+        """CREATE TABLE handled_messages (
+            message_id TEXT PRIMARY KEY,
+            room_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            handled_at REAL NOT NULL
+        )""",
+        "CREATE INDEX handled_messages_by_age ON handled_messages (handled_at)",
+        """CREATE TABLE catch_up_marks (
+            room_id TEXT PRIMARY KEY,
+            ts REAL NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 _KEY_CHECK: Final = "key-check"
@@ -385,3 +399,59 @@ class Store:
         if deleted:
             log.info("forgot the delegated token of %s", user_id)
         return deleted
+
+    async def rotate_key(self, new_key: str | SecretStr) -> int:
+        """Re-encrypt every stored token, and the key check, with `new_key` in one transaction;
+        from then on this store uses the new key. Returns how many tokens were re-encrypted.
+
+        ConfigError, changing nothing, when the new key is malformed or the same as the current
+        one, or when a stored token cannot be read with the current key. Old ciphertexts are
+        overwritten on disk (secure_delete, then a WAL checkpoint), so a leaked old key opens
+        nothing afterwards. Stop the bot first: a running bot still holds the old key.
+        """
+        raw_key = new_key.get_secret_value() if isinstance(new_key, SecretStr) else new_key
+        try:
+            new_box = SecretBox(raw_key)
+        except KeyFormatError as exc:
+            raise ConfigError(f"the new key {exc}") from None
+        check = new_box.encrypt(_KEY_CHECK_TEXT, context=_KEY_CHECK)
+        try:
+            self._box.decrypt(check, context=_KEY_CHECK)
+        except DecryptionError:
+            pass
+        else:
+            raise ConfigError("the new key is the same as the current one; nothing to rotate")
+        await self._db.execute("PRAGMA secure_delete=ON")
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT user_id, token_encrypted FROM delegated_tokens ORDER BY user_id"
+            ) as cursor:
+                rows = await cursor.fetchall()
+            updates: list[tuple[bytes, str]] = []
+            unreadable: list[str] = []
+            for user_id, encrypted in rows:
+                try:
+                    token = self._box.decrypt(encrypted, context=user_id)
+                except DecryptionError:
+                    unreadable.append(str(user_id))
+                    continue
+                updates.append((new_box.encrypt(token, context=user_id), user_id))
+            if unreadable:
+                raise ConfigError(
+                    f"{len(unreadable)} stored token(s) cannot be read with the current key "
+                    f"(users {', '.join(unreadable[:10])}); nothing was changed. Those people "
+                    "must send /token set again after you delete their rows, or restore the "
+                    "key that wrote them"
+                )
+            await db.executemany(
+                "UPDATE delegated_tokens SET token_encrypted = ? WHERE user_id = ?", updates
+            )
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (_KEY_CHECK, check),
+            )
+        self._box = new_box
+        await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        log.info("storage %s: re-encrypted %d token(s) with a new key", self._path, len(updates))
+        return len(updates)
