@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, NamedTuple, Self
 
 import aiosqlite
 from pydantic import SecretStr
@@ -147,6 +147,15 @@ def _wrong_key_message(stored: int, path: str) -> str:
     )
 
 
+class _TokenRow(NamedTuple):
+    """A delegated_tokens row as stored: the token is still encrypted."""
+
+    username: str
+    encrypted: bytes
+    valid: bool
+    stored_at: str
+
+
 @dataclass(frozen=True)
 class DelegatedToken:
     """A user's personal access token as the bot keeps it; `credentials` hides the token in repr."""
@@ -186,6 +195,7 @@ class Store:
         self._path = path
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._token_rows: dict[str, _TokenRow] = {}
 
     def __repr__(self) -> str:
         return f"Store({self._path!r})"
@@ -349,6 +359,7 @@ class Store:
                 " valid = 1, stored_at = excluded.stored_at",
                 (user_id, username, encrypted, stored_at),
             )
+        self._token_rows[user_id] = _TokenRow(username, encrypted, True, stored_at)
         log.info("stored a delegated token for %s (%s)", username, user_id)
 
     @asynccontextmanager
@@ -358,19 +369,30 @@ class Store:
             yield self._db
 
     async def get_token(self, user_id: str) -> DelegatedToken | None:
-        """The user's token, or None if none is stored (or it cannot be decrypted)."""
-        async with (
-            self._lock,
-            self._db.execute(
-                "SELECT username, token_encrypted, valid, stored_at FROM delegated_tokens"
-                " WHERE user_id = ?",
-                (user_id,),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
-        if row is None:
-            return None
-        username, encrypted, valid, stored_at = row
+        """The user's token, or None if none is stored (or it cannot be decrypted).
+
+        Rows are kept in memory as stored, still encrypted, after the first read: every command
+        needs its sender's token, and a database round trip through aiosqlite's thread costs
+        far more than the decryption (bench/RESULTS.md). The cache belongs to this process;
+        every write through this store keeps it current.
+        """
+        cached = self._token_rows.get(user_id)
+        if cached is None:
+            async with (
+                self._lock,
+                self._db.execute(
+                    "SELECT username, token_encrypted, valid, stored_at FROM delegated_tokens"
+                    " WHERE user_id = ?",
+                    (user_id,),
+                ) as cursor,
+            ):
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            cached = self._token_rows[user_id] = _TokenRow(
+                str(row[0]), bytes(row[1]), bool(row[2]), str(row[3])
+            )
+        username, encrypted, valid, stored_at = cached
         try:
             token = self._box.decrypt(encrypted, context=user_id)
         except DecryptionError as exc:
@@ -388,6 +410,8 @@ class Store:
         """Remember that the server rejected this user's token (401)."""
         async with self.transaction() as db:
             await db.execute("UPDATE delegated_tokens SET valid = 0 WHERE user_id = ?", (user_id,))
+        if user_id in self._token_rows:
+            self._token_rows[user_id] = self._token_rows[user_id]._replace(valid=False)
         log.info("marked the delegated token of %s invalid", user_id)
 
     async def forget_token(self, user_id: str) -> bool:
@@ -396,6 +420,7 @@ class Store:
             cursor = await db.execute("DELETE FROM delegated_tokens WHERE user_id = ?", (user_id,))
             deleted = cursor.rowcount > 0
             await cursor.close()
+        self._token_rows.pop(user_id, None)
         if deleted:
             log.info("forgot the delegated token of %s", user_id)
         return deleted
@@ -452,6 +477,7 @@ class Store:
                 (_KEY_CHECK, check),
             )
         self._box = new_box
+        self._token_rows.clear()
         await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.info("storage %s: re-encrypted %d token(s) with a new key", self._path, len(updates))
         return len(updates)
