@@ -80,6 +80,7 @@ from bench.proc import (
     start_sandbox,
 )
 from bench.profiling import summarize
+from sandbox.people import create_account
 
 ADMIN_NAME: Final = "benchadmin"
 ADMIN_PASSWORD: Final = "Bench-admin-pass-1"
@@ -280,21 +281,6 @@ BOT = Target("bot", BOT_NAME, "/help", "Thanks")
 BASELINE = Target("baseline", BASELINE_NAME, "ping", "Token stored")
 
 
-async def create_account(admin: ChatUser, username: str, password: str, roles: list[str]) -> None:
-    """users.create as the admin."""
-    await admin.rest(
-        "POST",
-        "users.create",
-        json={
-            "username": username,
-            "email": f"{username}@example.com",
-            "password": password,
-            "name": username.title(),
-            "roles": roles,
-        },
-    )
-
-
 async def grant_send_many_messages(admin: ChatUser) -> None:
     """Let ordinary users send faster than 5 messages a second (the benchmark's users type fast)."""
     listed = await admin.rest("GET", "permissions.listAll")
@@ -343,7 +329,7 @@ async def join_users(
     async def join(index: int) -> tuple[ChatUser, str]:
         username = f"load{index:04d}"
         async with slots:
-            await create_account(admin, username, USER_PASSWORD, ["user"])
+            await create_account(admin, username, USER_PASSWORD, roles=["user"])
             user = ChatUser(http, admin.base_url, username, USER_PASSWORD)
             await stack.enter_async_context(user)
             token = await user.create_personal_access_token("bench")
@@ -526,7 +512,7 @@ async def run_load_phase(
             admin = ChatUser(http, url, ADMIN_NAME, ADMIN_PASSWORD)
             await stack.enter_async_context(admin)
             await grant_send_many_messages(admin)
-            await create_account(admin, target.account, TARGET_PASSWORD, ["bot"])
+            await create_account(admin, target.account, TARGET_PASSWORD, roles=["bot"])
             child = await start_target(target, url, work, options.bot_source, f"load-{suffix}")
             ready = await wait_until_answered(
                 admin, target.account, child, lambda _: target.probe_text
@@ -655,9 +641,9 @@ async def run_footprint(options: Options, work: Path) -> dict[str, Any]:
             admin = ChatUser(http, url, ADMIN_NAME, ADMIN_PASSWORD)
             await stack.enter_async_context(admin)
             await grant_send_many_messages(admin)
-            await create_account(admin, BOT_NAME, TARGET_PASSWORD, ["bot"])
-            await create_account(admin, BASELINE_NAME, TARGET_PASSWORD, ["bot"])
-            await create_account(admin, PROBE_NAME, USER_PASSWORD, ["user"])
+            await create_account(admin, BOT_NAME, TARGET_PASSWORD, roles=["bot"])
+            await create_account(admin, BASELINE_NAME, TARGET_PASSWORD, roles=["bot"])
+            await create_account(admin, PROBE_NAME, USER_PASSWORD, roles=["user"])
             probe = ChatUser(http, url, PROBE_NAME, USER_PASSWORD)
             await stack.enter_async_context(probe)
             token = await probe.create_personal_access_token("bench")

@@ -22,7 +22,7 @@ from bot.app import ProfileBot
 from bot.config import load_settings
 from bot.crypto import generate_key
 from sandbox import serve
-from sandbox.people import Person
+from sandbox.people import Person, create_account
 
 BOT = ("profilebot", "bot-demo-pass-1")
 ADMIN = ("admin", "admin-demo-pass-1")
@@ -77,10 +77,7 @@ async def run_demo(out: Callable[[str], None] = print) -> int:
             script.out(f"sandbox running at {url}")
             admin = await stack.enter_async_context(Person(url, *ADMIN))
             for (username, password), roles in ((BOT, ["bot"]), (ALICE, ["user"])):
-                await admin.rest("POST", "users.create", json={
-                    "username": username, "password": password, "roles": roles,
-                    "email": f"{username}@example.com", "name": username.title(),
-                })
+                await create_account(admin, username, password, roles=roles)
             settings = load_settings(
                 server_url=url, username=BOT[0], password=BOT[1],
                 db=str(Path(workdir) / "bot.db"), secret_key=generate_key(),

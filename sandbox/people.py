@@ -15,7 +15,7 @@ import json
 import secrets
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import aiohttp
 
@@ -231,6 +231,36 @@ class Person:
         """This person's own user document, as `users.info` shows it."""
         reply = await self.rest("GET", "users.info", params={"userId": self.user_id})
         return dict(reply["user"])
+
+
+class AdminClient(Protocol):
+    """Anything that calls the REST API as an admin (a Person, a test's own client)."""
+
+    async def rest(self, method: str, endpoint: str, *, json: Any = None) -> dict[str, Any]: ...
+
+
+async def create_account(
+    admin: AdminClient,
+    username: str,
+    password: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    roles: list[str] | None = None,
+    verified: bool | None = None,
+) -> dict[str, Any]:
+    """`users.create` as an admin does it; e-mail and name default from the username."""
+    body: dict[str, Any] = {
+        "username": username,
+        "email": email or f"{username}@example.com",
+        "password": password,
+        "name": name if name is not None else username.title(),
+    }
+    if roles is not None:
+        body["roles"] = roles
+    if verified is not None:
+        body["verified"] = verified
+    return await admin.rest("POST", "users.create", json=body)
 
 
 def sha256_hex(text: str) -> str:

@@ -23,7 +23,7 @@ from bot.clock import ManualClock
 from bot.config import BotSettings, load_settings
 from bot.crypto import generate_key
 from sandbox import serve
-from sandbox.people import Person
+from sandbox.people import Person, create_account
 from tests.conftest import ADMIN, ADMIN_ENV
 
 BOT_NAME = "profilebot"
@@ -54,16 +54,7 @@ class World:
 
     async def person(self, username: str) -> Person:
         """A new user of the workspace, logged in and listening."""
-        await self.admin.rest(
-            "POST",
-            "users.create",
-            json={
-                "username": username,
-                "email": f"{username}@example.com",
-                "password": PASSWORD,
-                "name": username.title(),
-            },
-        )
+        await create_account(self.admin, username, PASSWORD)
         person = await self.stack.enter_async_context(Person(self.url, username, PASSWORD))
         self.people[username] = person
         return person
@@ -89,16 +80,8 @@ async def open_workspace(
         serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV, **environ})
     )
     admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
-    await admin.rest(
-        "POST",
-        "users.create",
-        json={
-            "username": BOT_NAME,
-            "email": "bot@example.com",
-            "password": BOT_PASSWORD,
-            "name": "Profile Bot",
-            "roles": ["bot"],
-        },
+    await create_account(
+        admin, BOT_NAME, BOT_PASSWORD, name="Profile Bot", email="bot@example.com", roles=["bot"]
     )
     bot_settings = load_settings(
         server_url=url,
@@ -199,17 +182,7 @@ class ClockedWorld(World):
 
     async def verified_person(self, username: str) -> Person:
         """A user with a verified e-mail: Rocket.Chat sends them 2FA codes by e-mail."""
-        await self.admin.rest(
-            "POST",
-            "users.create",
-            json={
-                "username": username,
-                "email": f"{username}@example.com",
-                "password": PASSWORD,
-                "name": username.title(),
-                "verified": True,
-            },
-        )
+        await create_account(self.admin, username, PASSWORD, verified=True)
         person = await self.stack.enter_async_context(self.login_as(username, PASSWORD))
         self.people[username] = person
         return person

@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.crypto import generate_key
 from bot.demo import run_demo
 from sandbox import serve
-from sandbox.people import Person
+from sandbox.people import Person, create_account
 from tests.conftest import ADMIN, ADMIN_ENV
 from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, PASSWORD, WORKSPACE_ENV
 
@@ -20,10 +20,7 @@ async def test_rcbot_run_serves_commands_and_stops_cleanly_on_sigterm(tmp_path: 
     async with serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV}) as url:
         async with Person(url, ADMIN["username"], ADMIN["password"]) as admin:
             for username, password, roles in ((BOT_NAME, BOT_PASSWORD, ["bot"]), ("alice", PASSWORD, ["user"])):
-                await admin.rest("POST", "users.create", json={
-                    "username": username, "password": password, "roles": roles,
-                    "email": f"{username}@example.com", "name": username,
-                })
+                await create_account(admin, username, password, name=username, roles=roles)
         environ = {k: v for k, v in os.environ.items() if not k.startswith("RCBOT_")}
         environ.update({
             "RCBOT_SERVER_URL": url,

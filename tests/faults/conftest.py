@@ -27,7 +27,7 @@ from bot.app import ProfileBot
 from bot.config import BotSettings, load_settings
 from bot.crypto import generate_key
 from sandbox import faults
-from sandbox.people import sha256_hex
+from sandbox.people import create_account, sha256_hex
 from sandbox.server import serve_state
 from sandbox.state import SandboxState
 from tests.conftest import ADMIN, ADMIN_ENV
@@ -280,16 +280,7 @@ class FaultWorld:
     async def person(self, username: str) -> Talker:
         """A new user of the workspace, logged in over REST."""
         async with Talker(self.sandbox, ADMIN["username"], ADMIN["password"]) as admin:
-            await admin.rest(
-                "POST",
-                "users.create",
-                json={
-                    "username": username,
-                    "email": f"{username}@example.com",
-                    "password": PASSWORD,
-                    "name": username.title(),
-                },
-            )
+            await create_account(admin, username, PASSWORD)
         talker = await self.stack.enter_async_context(Talker(self.sandbox, username))
         self.people[username] = talker
         return talker
@@ -319,16 +310,9 @@ async def fault_world(tmp_path: Path) -> AsyncIterator[FaultWorld]:
             sandbox=sandbox, tmp_path=tmp_path, secret_key=generate_key(), stack=stack
         )
         async with Talker(sandbox, ADMIN["username"], ADMIN["password"]) as admin:
-            await admin.rest(
-                "POST",
-                "users.create",
-                json={
-                    "username": BOT_NAME,
-                    "email": "bot@example.com",
-                    "password": BOT_PASSWORD,
-                    "name": "Profile Bot",
-                    "roles": ["bot"],
-                },
+            await create_account(
+                admin, BOT_NAME, BOT_PASSWORD, name="Profile Bot", email="bot@example.com",
+                roles=["bot"],
             )
         try:
             yield world

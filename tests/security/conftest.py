@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from sandbox.people import Person
+from sandbox.people import Person, create_account
 from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, PASSWORD, ClockedWorld, open_workspace
 
 FAST_HASHING = {"SANDBOX_BCRYPT_ROUNDS": "4"}  # speed only: password changes hash a lot
@@ -101,17 +101,7 @@ async def grant(admin: Person, permission: str, *roles: str) -> None:
 
 async def new_user(admin: Person, username: str, *, roles: list[str] | None = None) -> None:
     """Create an account with the shared test password, as an admin does (not logged in)."""
-    await admin.rest(
-        "POST",
-        "users.create",
-        json={
-            "username": username,
-            "email": f"{username}@example.com",
-            "password": PASSWORD,
-            "name": username.title(),
-            "roles": roles or ["user"],
-        },
-    )
+    await create_account(admin, username, PASSWORD, roles=roles or ["user"])
 
 
 def free_port() -> int:
