@@ -6,6 +6,10 @@ backoff and jitter, logging in again with the last resume token (the password is
 fallback); commands already queued keep running meanwhile. On start-up and after each
 reconnect the bot catches up on the messages it missed (bot.catchup), and the handled-message
 record (bot.handled) makes sure none runs twice.
+
+On PostgreSQL several replicas run side by side (bot.replicas): each claims messages in the
+database, a heartbeat keeps its claims and its place in the live set, takes over what a stopped
+replica left, and moves the scheduler to whichever replica holds its lease.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from bot.handled import HandledMessages
 from bot.health import HealthServer
 from bot.message import IncomingMessage
 from bot.registry import Registry
+from bot.replicas import Heartbeat, Replicas
 from bot.replies import Replies
 from bot.rest import Credentials, RestClient
 from bot.rules.runtime import Automation
@@ -80,6 +85,8 @@ class ProfileBot:
         self._runner: asyncio.Task[None] | None = None
         self._automation: Automation | None = None
         self._conversations: Conversations | None = None
+        self.replicas: Replicas | None = None
+        self._heartbeat: Heartbeat | None = None
 
     @property
     def user_id(self) -> str:
@@ -98,14 +105,30 @@ class ProfileBot:
         settings = self.settings
         secret_key = settings.secret_key.get_secret_value()
         self._store = await Store.open(self.settings.db, secret_key=secret_key)
-        self._handled = HandledMessages(self._store, window=settings.catch_up_window)
+        if self._store.shared:
+            self.replicas = Replicas(
+                self._store, lease=settings.replica_lease, defer=settings.replica_defer
+            )
+            await self.replicas.beat()
+            log.info("replica %s; live: %s", self.replicas.id, ", ".join(self.replicas.live))
+        self._handled = HandledMessages(
+            self._store,
+            window=settings.catch_up_window,
+            owner=self.replicas.id if self.replicas else "",
+            lease=settings.replica_lease,
+        )
         await self._handled.start()
         await self._rest.open()
         tokens = TokenService(self._store, self._rest, prefix=settings.prefixes[0])
         # Team automation owns the profile service: every change records its audit entry, its
         # undo point and any pending revert.
         self._automation = Automation(
-            self._store, self._rest, settings, clock=self.clock, tell=self.replies.tell
+            self._store,
+            self._rest,
+            settings,
+            clock=self.clock,
+            tell=self.replies.tell,
+            replicas=self.replicas,
         )
         self._conversations = Conversations(
             self._store,
@@ -148,6 +171,7 @@ class ProfileBot:
             ),
             max_message_length=settings.max_message_length,
             ledger=self._handled,
+            affinity=self.replicas,
         )
         self._conversations.open()  # its sweeper may tell people about expiries right away
         await self._automation.start()  # reverts that fell due while down run right away
@@ -155,6 +179,17 @@ class ProfileBot:
             await self._catch_up()  # from the stored marks: what came while the bot was down
         except (ConnectionLost, BotError) as error:
             log.warning("catch-up at start-up stopped (%s); it runs again on reconnect", error)
+        if self.replicas is not None:
+            self._heartbeat = Heartbeat(
+                settings.replica_lease / 3,
+                [
+                    ("heartbeat", self.replicas.beat),
+                    ("lease renewal", self._handled.renew),
+                    ("take-over", self._take_over),
+                    ("scheduler lease", self._automation.lead),
+                ],
+            )
+            self._heartbeat.start()
         return self
 
     async def __aexit__(
@@ -166,6 +201,8 @@ class ProfileBot:
         # Take no new messages (the next start catches up on them); finish the commands in
         # flight first: they need the connection's reader to get answers.
         self._stopping = True
+        if self._heartbeat is not None:
+            await self._heartbeat.stop()
         if self._dispatcher is not None:
             try:
                 await asyncio.wait_for(self._dispatcher.drain(), DRAIN_SECONDS)
@@ -175,6 +212,9 @@ class ProfileBot:
             await self._conversations.close()
         if self._automation is not None:
             await self._automation.stop()
+        if self.replicas is not None:
+            with contextlib.suppress(Exception):  # the others notice when its lease runs out
+                await self.replicas.leave()
         if self._runner is not None:
             self._runner.cancel()
         await self._connection.close()
@@ -209,6 +249,19 @@ class ProfileBot:
             return
         since = await self._handled.since()
         await self._catch_up_reader.run(since, self._dispatcher)
+
+    async def _take_over(self) -> None:
+        """Read again the rooms where a stopped replica left claimed messages unfinished;
+        the dispatcher claims them anew (one replica wins) and runs them."""
+        if self._dispatcher is None or self._handled is None or not self.connected.is_set():
+            return
+        expired = await self._handled.expired_claims()
+        if not expired:
+            return
+        log.info("taking over unfinished messages in %d room(s)", len(expired))
+        await self._catch_up_reader.run(
+            lambda room: expired[room] - 1 if room in expired else float("inf"), self._dispatcher
+        )
 
     def _own_credentials(self) -> Credentials | None:
         """The bot's REST credentials: its realtime login token works there too."""

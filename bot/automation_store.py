@@ -12,7 +12,8 @@ Values are JSON. Nothing secret is ever written here: a secret field is stored b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -97,7 +98,7 @@ class AutomationStore:
                 " ON CONFLICT(user_id, field_group) DO UPDATE SET username = excluded.username,"
                 " due_at = excluded.due_at, restore = excluded.restore,"
                 " expected = excluded.expected, cause = excluded.cause,"
-                " attempts = excluded.attempts",
+                " attempts = excluded.attempts, claimed_by = NULL, claim_until = NULL",
                 (
                     revert.user_id,
                     revert.group,
@@ -112,15 +113,12 @@ class AutomationStore:
 
     async def get_revert(self, user_id: str, group: str) -> PendingRevert | None:
         """The pending revert of `group` for `user_id`, if any."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            row = await db.fetchone(
                 "SELECT username, due_at, restore, expected, cause, attempts FROM pending_reverts"
                 " WHERE user_id = ? AND field_group = ?",
                 (user_id, group),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+            )
         if row is None:
             return None
         username, due_at, restore, expected, cause, attempts = row
@@ -149,11 +147,8 @@ class AutomationStore:
 
     async def revert_schedule(self) -> list[tuple[str, str, datetime]]:
         """(user id, group, due) of every pending revert, for the scheduler at start-up."""
-        async with (
-            self._store.reading() as db,
-            db.execute("SELECT user_id, field_group, due_at FROM pending_reverts") as cursor,
-        ):
-            rows = await cursor.fetchall()
+        async with self._store.reading() as db:
+            rows = await db.fetchall("SELECT user_id, field_group, due_at FROM pending_reverts")
         return [(user_id, group, from_text(due)) for user_id, group, due in rows]
 
     # -- audit ------------------------------------------------------------------------------
@@ -177,15 +172,12 @@ class AutomationStore:
 
     async def recent_audit(self, user_id: str, limit: int) -> list[AuditRow]:
         """The newest `limit` entries of `user_id`, newest first."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
                 "SELECT id, at, user_id, username, changes, cause FROM audit_log"
                 " WHERE user_id = ? ORDER BY id DESC LIMIT ?",
                 (user_id, limit),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return [
             AuditRow(
                 id=int(row_id),
@@ -200,15 +192,12 @@ class AutomationStore:
 
     async def audit_user_by_name(self, username: str) -> str | None:
         """The user id most recently audited under `username` (ignoring case), if any."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
-                "SELECT user_id FROM audit_log WHERE username = ? COLLATE NOCASE"
+        async with self._store.reading() as db:
+            row = await db.fetchone(
+                "SELECT user_id FROM audit_log WHERE lower(username) = lower(?)"
                 " ORDER BY id DESC LIMIT 1",
                 (username,),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+            )
         return str(row[0]) if row else None
 
     # -- undo -------------------------------------------------------------------------------
@@ -226,13 +215,10 @@ class AutomationStore:
 
     async def get_undo_point(self, user_id: str) -> UndoPoint | None:
         """The user's undo point, if any."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            row = await db.fetchone(
                 "SELECT changes, cause, at FROM undo_points WHERE user_id = ?", (user_id,)
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+            )
         if row is None:
             return None
         changes, cause, at = row
@@ -265,24 +251,18 @@ class AutomationStore:
 
     async def choices_of(self, user_id: str) -> dict[str, Choice]:
         """rule name → the user's choice, for the rules they chose anything about."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
                 "SELECT rule, choice FROM rule_choices WHERE user_id = ?", (user_id,)
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return {str(rule): choice for rule, choice in rows}
 
     async def users_who_chose(self, rule: str, choice: Choice) -> set[str]:
         """The ids of the users whose choice about `rule` is `choice`."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
                 "SELECT user_id FROM rule_choices WHERE rule = ? AND choice = ?", (rule, choice)
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return {str(row[0]) for row in rows}
 
     # -- delegated users (read-only view of the token table) --------------------------------
@@ -297,8 +277,8 @@ class AutomationStore:
                 return []
             query += f" WHERE user_id IN ({', '.join('?' for _ in wanted)})"
             params = tuple(wanted)
-        async with self._store.reading() as db, db.execute(query, params) as cursor:
-            rows = await cursor.fetchall()
+        async with self._store.reading() as db:
+            rows = await db.fetchall(query, params)
         return [DelegatedUser(str(uid), str(name), bool(valid)) for uid, name, valid in rows]
 
     async def delegated_by_username(self, usernames: Iterable[str]) -> list[DelegatedUser]:
@@ -307,13 +287,102 @@ class AutomationStore:
         if not wanted:
             return []
         marks = ", ".join("?" for _ in wanted)
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
                 "SELECT user_id, username, valid FROM delegated_tokens"
                 f" WHERE lower(username) IN ({marks})",
                 tuple(wanted),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return [DelegatedUser(str(uid), str(name), bool(valid)) for uid, name, valid in rows]
+
+
+class Claims:
+    """Who runs a pending revert or a rule firing: claimed in the database first, so that
+    only one replica runs each, and another takes it over if that one stops (its lease, in
+    wall-clock seconds, runs out). With one process it costs one small write per job."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        owner: str,
+        lease: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self.owner = owner
+        self.lease = lease
+        self._clock = clock
+
+    async def revert(self, user_id: str, group: str, due_at: datetime) -> bool:
+        """Claim the pending revert of `group` due at `due_at`; False when it is gone, moved,
+        or claimed by another replica whose lease still runs."""
+        now = self._clock()
+        async with self._store.transaction() as db:
+            changed = await db.execute(
+                "UPDATE pending_reverts SET claimed_by = ?, claim_until = ?"
+                " WHERE user_id = ? AND field_group = ? AND due_at = ?"
+                " AND (claimed_by IS NULL OR claimed_by = ? OR claim_until < ?)",
+                (self.owner, now + self.lease, user_id, group, to_text(due_at), self.owner, now),
+            )
+        return changed > 0
+
+    async def firing(self, rule: str, due_at: datetime) -> bool:
+        """Claim the firing of `rule` due at `due_at`; False when it ran, or runs elsewhere."""
+        now = self._clock()
+        async with self._store.transaction() as db:
+            won = await db.fetchone(
+                "INSERT INTO rule_firings (rule, due_at, claimed_by, lease_until, done)"
+                " VALUES (?, ?, ?, ?, 0)"
+                " ON CONFLICT(rule, due_at) DO UPDATE SET claimed_by = excluded.claimed_by,"
+                " lease_until = excluded.lease_until"
+                " WHERE rule_firings.done = 0 AND (rule_firings.claimed_by = excluded.claimed_by"
+                " OR rule_firings.lease_until < ?)"
+                " RETURNING rule",
+                (rule, to_text(due_at), self.owner, now + self.lease, now),
+            )
+        return won is not None
+
+    async def fired(self, rule: str, due_at: datetime) -> None:
+        """The firing is done; forget firings older than a week."""
+        week_ago = datetime.fromtimestamp(self._clock() - 7 * 86400, UTC)
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE rule_firings SET done = 1, claimed_by = NULL, lease_until = NULL"
+                " WHERE rule = ? AND due_at = ?",
+                (rule, to_text(due_at)),
+            )
+            await db.execute(
+                "DELETE FROM rule_firings WHERE done = 1 AND due_at < ?", (to_text(week_ago),)
+            )
+
+    async def renew(self) -> None:
+        """Extend the leases of the firings and reverts this replica is running."""
+        until = self._clock() + self.lease
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE rule_firings SET lease_until = ? WHERE claimed_by = ? AND done = 0",
+                (until, self.owner),
+            )
+            await db.execute(
+                "UPDATE pending_reverts SET claim_until = ? WHERE claimed_by = ?",
+                (until, self.owner),
+            )
+
+    async def abandoned_firings(self) -> list[tuple[str, datetime]]:
+        """(rule, due) of firings a stopped replica left unfinished."""
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
+                "SELECT rule, due_at FROM rule_firings WHERE done = 0 AND lease_until < ?",
+                (self._clock(),),
+            )
+        return [(str(rule), from_text(due)) for rule, due in rows]
+
+    async def reverts_due_by(self, moment: datetime) -> list[tuple[str, str, datetime]]:
+        """(user id, group, due) of the pending reverts due at or before `moment`."""
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
+                "SELECT user_id, field_group, due_at FROM pending_reverts WHERE due_at <= ?",
+                (to_text(moment),),
+            )
+        return [(str(user), str(group), from_text(due)) for user, group, due in rows]

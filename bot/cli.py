@@ -1,4 +1,4 @@
-"""`rcbot` (also `python -m bot`): run | check | keygen | rotate-key | demo.
+"""`rcbot` (also `python -m bot`): run | check | keygen | rotate-key | migrate | demo.
 
     rcbot keygen              print a fresh secret key alone on stdout
     rcbot check [-c FILE]     validate the configuration, automation rules included (and the
@@ -10,6 +10,9 @@
                               re-encrypt every stored token with a new key, in one transaction;
                               the old key defaults to the configured one (RCBOT_SECRET_KEY), the
                               new one to RCBOT_NEW_SECRET_KEY. Never prints a key or a token.
+    rcbot migrate [-c FILE] [--db LOCATION] [--dry-run] [--sql]
+                              show the schema version of the database and the migrations it
+                              lacks, then apply them (the bot also does at start-up)
     rcbot demo                sandbox + bot + scripted user, no configuration needed
 
 `-c` may be left out when RCBOT_* variables give every required setting. `--set KEY=VALUE`
@@ -32,6 +35,7 @@ from typing import Any, Final
 
 from bot.config import BotSettings, ConfigError, describe_key, env_name, load_settings
 from bot.crypto import KeyFormatError, check_key, generate_key
+from bot.db.base import is_postgres_url, redact_url
 
 EXIT_CONFIG: Final = 2
 NEW_KEY_ENV: Final = "RCBOT_NEW_SECRET_KEY"
@@ -213,7 +217,7 @@ def _cmd_rotate_key(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, **overrides)
     level = settings.log_level if args.log_level else "WARNING"
     setup_logging(level, secrets=[*_secrets_of(settings), new_key])
-    if not Path(settings.db).is_file():
+    if not is_postgres_url(settings.db) and not Path(settings.db).is_file():
         raise ConfigError(f"{describe_key('db')}: {settings.db} does not exist; nothing to rotate")
 
     async def rotate() -> int:
@@ -225,13 +229,67 @@ def _cmd_rotate_key(args: argparse.Namespace) -> int:
 
     count = asyncio.run(rotate())
     where = f"the file {args.new_key_file}" if args.new_key_file is not None else f"${new_env}"
-    print(f"Re-encrypted {count} stored token(s) in {settings.db} with the new key.")
+    print(f"Re-encrypted {count} stored token(s) in {redact_url(settings.db)} with the new key.")
     print(
         f"Next: set {env_name('secret_key')} (or secret_key in your configuration) to the new "
         f"key from {where}, then start the bot. The old key no longer opens this database; "
         "keep the new one safe."
     )
     return 0
+
+
+def _migration_target(args: argparse.Namespace) -> str:
+    if args.db:
+        return str(args.db)
+    settings = _settings(args)
+    setup_logging(
+        settings.log_level if args.log_level else "WARNING", secrets=_secrets_of(settings)
+    )
+    return settings.db
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from bot.db import open_database
+    from bot.db.schema import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, migrate, pending_versions
+    from bot.db.schema import statements as migration_sql
+
+    location = _migration_target(args)
+
+    async def run() -> int:
+        database = await open_database(location)
+        try:
+            try:
+                pending = await pending_versions(database)
+            except SchemaTooNew as exc:
+                raise ConfigError(
+                    f"{describe_key('db')}: {database.location} was written by a newer rcbot "
+                    f"({exc}); upgrade rcbot"
+                ) from None
+            current = SCHEMA_VERSION - len(pending)
+            print(
+                f"{database.location} ({database.dialect}): schema version {current} of "
+                f"{SCHEMA_VERSION}"
+            )
+            if not pending:
+                print("Nothing to do: the schema is up to date.")
+                return 0
+            for version in pending:
+                print(f"  {version}: {MIGRATIONS[version - 1].summary}")
+                if args.sql:
+                    for sql in migration_sql(version, database.dialect):
+                        print("      " + " ".join(sql.split()) + ";")
+            if args.dry_run:
+                print(f"Dry run: {len(pending)} migration(s) not applied.")
+                return 0
+            applied = await migrate(database)
+            print(
+                f"Applied {len(applied)} migration(s); the schema is at version {SCHEMA_VERSION}."
+            )
+            return 0
+        finally:
+            await database.close()
+
+    return asyncio.run(run())
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -305,6 +363,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new.add_argument("--new-key-file", type=Path, metavar="FILE", help="... or from this file")
     rotate.set_defaults(func=_cmd_rotate_key)
+    migrate = commands.add_parser(
+        "migrate",
+        help="show and apply schema changes to the bot's database",
+        description="Show the schema version of the bot's database (SQLite file or PostgreSQL "
+        "URL) and the migrations it lacks, then apply them in one transaction. The bot applies "
+        "them at start-up too; replicas starting together wait for each other.",
+    )
+    with_config(migrate)
+    migrate.add_argument(
+        "--db", metavar="LOCATION", help="the database to migrate, instead of the configured one"
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="show, change nothing")
+    migrate.add_argument("--sql", action="store_true", help="also print each statement")
+    migrate.set_defaults(func=_cmd_migrate)
     demo = commands.add_parser("demo", help="play a scripted demo against an in-process sandbox")
     demo.add_argument("--log-level", help="log level for the demo (default WARNING)")
     demo.set_defaults(func=_cmd_demo)

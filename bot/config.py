@@ -35,6 +35,7 @@ from pydantic_settings import (
 )
 
 from bot.crypto import KEY_HOWTO, KeyFormatError, check_key
+from bot.db.base import is_postgres_url, redact_url
 from bot.rules.model import Rule, load_zone, parse_rules
 
 ENV_PREFIX: Final = "RCBOT_"
@@ -47,7 +48,8 @@ EXPECTED: Final[Mapping[str, str]] = {
     "password": "the bot account's password (together with username)",
     "user_id": "the bot account's user id (together with auth_token)",
     "auth_token": "a personal access token of the bot account (together with user_id)",
-    "db": "a path to the bot's SQLite file, e.g. rcbot.db",
+    "db": "a path to the bot's SQLite file, e.g. rcbot.db, or a PostgreSQL URL, e.g. "
+    "postgresql://rcbot@db.example.com/rcbot",
     "secret_key": f"the key that encrypts stored tokens; {KEY_HOWTO}",
     "prefixes": 'a non-empty list of command prefixes without spaces, e.g. ["/", "!"]',
     "aliases": 'a table of alias = "command name", e.g. presence = "status"',
@@ -73,6 +75,8 @@ EXPECTED: Final[Mapping[str, str]] = {
     "max_rate_limit_wait": "a number of seconds, 0 or more, e.g. 60",
     "answer_wait": "a number of seconds, 0 or more, e.g. 120",
     "catch_up_window": "a number of seconds greater than 0, e.g. 3600 (an hour)",
+    "replica_lease": "a number of seconds greater than 0, e.g. 15",
+    "replica_defer": "a number of seconds, 0 or more, e.g. 1",
 }
 LOGIN_PAIRS: Final = (("username", "password"), ("user_id", "auth_token"))
 
@@ -166,7 +170,7 @@ class BotSettings(BaseSettings):
     password: SecretStr | None = None
     user_id: str | None = None
     auth_token: SecretStr | None = None
-    db: Path = Path("rcbot.db")
+    db: str = "rcbot.db"
     secret_key: SecretStr
     prefixes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["/", "!"])
     aliases: dict[str, str] = Field(default_factory=dict)
@@ -192,6 +196,9 @@ class BotSettings(BaseSettings):
     max_rate_limit_wait: float = Field(default=60.0, ge=0)
     answer_wait: float = Field(default=120.0, ge=0)
     catch_up_window: float = Field(default=3600.0, gt=0)
+    # Replicas on PostgreSQL (README "Running several replicas").
+    replica_lease: float = Field(default=15.0, gt=0)
+    replica_defer: float = Field(default=1.0, ge=0)
 
     @classmethod
     def settings_customise_sources(
@@ -335,8 +342,15 @@ class BotSettings(BaseSettings):
 
     @field_validator("db", mode="after")
     @classmethod
-    def _expand_db(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand_db(cls, value: str) -> str:
+        if is_postgres_url(value):
+            parts = urlsplit(value)
+            if not parts.hostname and "host=" not in parts.query:
+                raise ValueError("a PostgreSQL URL needs a host, e.g. postgresql://user@host/db")
+            return value
+        if not value.strip():
+            raise ValueError("is empty")
+        return str(Path(value).expanduser())
 
     @property
     def websocket_url(self) -> str:
@@ -360,7 +374,7 @@ class BotSettings(BaseSettings):
         return [
             f"server_url: {self.server_url} (realtime {self.websocket_url})",
             f"login: {login}",
-            f"db: {self.db}",
+            f"db: {redact_url(self.db)}",
             f"prefixes: {' '.join(self.prefixes)}",
             f"aliases: {', '.join(f'{a} -> {c}' for a, c in self.aliases.items()) or 'none'}",
             f"max_concurrent_commands: {self.max_concurrent_commands}",

@@ -67,26 +67,20 @@ class ConversationStore:
 
     async def get(self, key: ConversationKey) -> ConversationRecord | None:
         """The conversation under `key`, if any."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            row = await db.fetchone(
                 f"SELECT {_COLUMNS} FROM conversations WHERE room_id = ? AND user_id = ?",
                 (key.room_id, key.user_id),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+            )
         return _record(tuple(row)) if row is not None else None
 
     async def of_user(self, user_id: str) -> list[ConversationRecord]:
         """Every conversation of `user_id` (normally at most one), oldest deadline first."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
                 f"SELECT {_COLUMNS} FROM conversations WHERE user_id = ? ORDER BY expires_at",
                 (user_id,),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return [_record(tuple(row)) for row in rows]
 
     async def put(self, record: ConversationRecord) -> None:
@@ -109,33 +103,25 @@ class ConversationStore:
     async def delete(self, key: ConversationKey) -> bool:
         """Remove the conversation; True if there was one."""
         async with self._store.transaction() as db:
-            cursor = await db.execute(
+            deleted = await db.execute(
                 "DELETE FROM conversations WHERE room_id = ? AND user_id = ?",
                 (key.room_id, key.user_id),
             )
-            deleted = cursor.rowcount > 0
-            await cursor.close()
-        return deleted
+        return deleted > 0
 
     async def due(self, now: datetime) -> list[ConversationRecord]:
         """The conversations whose deadline is `now` or earlier."""
-        async with (
-            self._store.reading() as db,
-            db.execute(
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
                 f"SELECT {_COLUMNS} FROM conversations WHERE expires_at <= ? ORDER BY expires_at",
                 (_seconds(now),),
-            ) as cursor,
-        ):
-            rows = await cursor.fetchall()
+            )
         return [_record(tuple(row)) for row in rows]
 
     async def next_deadline(self) -> datetime | None:
         """The earliest deadline of all pending conversations, or None when there are none."""
-        async with (
-            self._store.reading() as db,
-            db.execute("SELECT MIN(expires_at) FROM conversations") as cursor,
-        ):
-            row = await cursor.fetchone()
+        async with self._store.reading() as db:
+            row = await db.fetchone("SELECT MIN(expires_at) FROM conversations")
         if row is None or row[0] is None:
             return None
         return datetime.fromtimestamp(row[0], UTC)

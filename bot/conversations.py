@@ -398,10 +398,12 @@ class Conversations:
         except Exception:
             log.warning("could not send a conversation message to %s", key.user_id, exc_info=True)
 
-    async def _finish(self, record: ConversationRecord, flow: Flow | None) -> None:
-        await self._records.delete(record.key)
+    async def _finish(self, record: ConversationRecord, flow: Flow | None) -> bool:
+        """Delete the record; False when it was gone already (another replica ended it)."""
+        deleted = await self._records.delete(record.key)
         if flow is not None:
             flow.forget(record.key)
+        return deleted
 
     def _deadline(self) -> datetime:
         return self._clock.now() + timedelta(seconds=self.timeout)
@@ -410,7 +412,8 @@ class Conversations:
 
     async def _end_expired(self, record: ConversationRecord, flow: Flow | None) -> None:
         """End an expired conversation and tell its user that nothing was changed."""
-        await self._finish(record, flow)
+        if not await self._finish(record, flow):
+            return  # with replicas, whoever deleted the record tells the user
         log.info("a %s conversation of %s expired", record.flow, record.key.user_id)
         if flow is None:
             return

@@ -79,8 +79,11 @@ async def run_demo(out: Callable[[str], None] = print) -> int:
             for (username, password), roles in ((BOT, ["bot"]), (ALICE, ["user"])):
                 await create_account(admin, username, password, roles=roles)
             settings = load_settings(
-                server_url=url, username=BOT[0], password=BOT[1],
-                db=str(Path(workdir) / "bot.db"), secret_key=generate_key(),
+                server_url=url,
+                username=BOT[0],
+                password=BOT[1],
+                db=str(Path(workdir) / "bot.db"),
+                secret_key=generate_key(),
                 use_environment=False,
             )
             bot = await stack.enter_async_context(ProfileBot(settings))
@@ -127,7 +130,10 @@ async def play(script: Script, alice: Person) -> None:
         ("/bio Curious about rabbit holes", lambda: changed("bio", "Curious about rabbit holes")),
         ("/nick Ali", lambda: changed("nickname", "Ali")),
         ('/name "Alice Liddell"', lambda: changed("name", "Alice Liddell")),
-        ("/field location Wonderland", lambda: _custom_field(script, alice, "location", "Wonderland")),
+        (
+            "/field location Wonderland",
+            lambda: _custom_field(script, alice, "location", "Wonderland"),
+        ),
         ("/nick clear", lambda: _cleared(script, alice, "nickname")),
     ]
     for text, check in steps:
@@ -145,7 +151,9 @@ async def play(script: Script, alice: Person) -> None:
     answer = await dm("/profile")
     script.check("/profile shows the status text", "Deep work" in answer)
     answer = await dm("/help")
-    script.check("/help lists the commands", all(name in answer for name in ("status", "bio", "nick")))
+    script.check(
+        "/help lists the commands", all(name in answer for name in ("status", "bio", "nick"))
+    )
 
 
 async def _message_deleted(script: Script, alice: Person, room_id: str, token: str) -> None:
@@ -176,7 +184,9 @@ async def _room_command(script: Script, alice: Person, text: str) -> None:
     )
     script.line("#general", BOT[0], f"(reacts {' '.join(reacted['reactions'])})")
     script.check("the room command got a check mark", ":white_check_mark:" in reacted["reactions"])
-    answer = await alice.hear(lambda m: m["rid"] == dm_room and m["u"]["username"] == BOT[0], after=mark)
+    answer = await alice.hear(
+        lambda m: m["rid"] == dm_room and m["u"]["username"] == BOT[0], after=mark
+    )
     script.line("DM", BOT[0], str(answer["msg"]))
 
 

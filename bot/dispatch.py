@@ -50,16 +50,21 @@ class MessageHook(Protocol):
 class MessageLedger(Protocol):
     """Remembers the messages handled, across restarts (bot.handled), so none runs twice."""
 
-    async def is_new(self, message: IncomingMessage, ts: float | None) -> bool:
-        """False when the message was handled, is being handled, or is too old to act on."""
-        ...
-
-    def accepted(self, message: IncomingMessage, ts: float | None) -> None:
-        """The message is now being handled."""
+    async def claim(self, message: IncomingMessage, ts: float | None) -> bool:
+        """True when this process is now handling the message; False when it was handled, is
+        being handled (here or by another replica), or is too old to act on."""
         ...
 
     async def finished(self, message: IncomingMessage) -> None:
         """The message has been handled (whatever the outcome): record it."""
+        ...
+
+
+class Affinity(Protocol):
+    """With replicas: how long to leave a sender's messages to the replica that owns them."""
+
+    def defer_for(self, sender_id: str) -> float:
+        """Seconds to wait before claiming; 0 for this replica's own senders."""
         ...
 
 
@@ -96,6 +101,7 @@ class Dispatcher:
         flood: FloodGate | None = None,
         max_message_length: int | None = None,
         ledger: MessageLedger | None = None,
+        affinity: Affinity | None = None,
     ) -> None:
         self._bot_user_id = bot_user_id
         self._registry = registry
@@ -109,6 +115,8 @@ class Dispatcher:
         self._flood = flood
         self._max_length = max_message_length
         self._ledger = ledger
+        self._affinity = affinity
+        self._deferred: set[asyncio.Task[None]] = set()
         self._enqueued = 0  # items queued so far: tells `handle` whether `_take` queued one
 
     async def handle(
@@ -120,12 +128,29 @@ class Dispatcher:
         `replayed` marks messages caught up after an outage: they were sent at their own pace,
         so the flood gate, which judges the pace of what arrives now, lets them through.
         """
-        if not self._is_new_user_text(message):
+        if not self._is_new_user_text(message, replayed=replayed):
             return
-        if self._ledger is not None:
-            if not await self._ledger.is_new(message, ts):
-                return  # handled before a restart or a reconnect, or still running
-            self._ledger.accepted(message, ts)
+        wait = self._affinity.defer_for(message.sender_id) if self._affinity else 0.0
+        if wait > 0:
+            task = asyncio.create_task(self._admit_later(message, ts, replayed, wait))
+            self._deferred.add(task)
+            task.add_done_callback(self._deferred.discard)
+            return
+        await self._admit(message, ts, replayed)
+
+    async def _admit_later(
+        self, message: IncomingMessage, ts: float | None, replayed: bool, wait: float
+    ) -> None:
+        """Another live replica owns this sender: take the message only if it has not."""
+        await asyncio.sleep(wait)
+        try:
+            await self._admit(message, ts, replayed)
+        except Exception:
+            log.exception("could not take over message %s", message.id)
+
+    async def _admit(self, message: IncomingMessage, ts: float | None, replayed: bool) -> None:
+        if self._ledger is not None and not await self._ledger.claim(message, ts):
+            return  # handled before a restart or a reconnect, still running, or elsewhere
         queued = self._enqueued
         try:
             self._take(message, replayed=replayed)
@@ -167,9 +192,11 @@ class Dispatcher:
         if lane.worker is None or lane.worker.done():
             lane.worker = asyncio.create_task(self._work(item.message.sender_id, lane))
 
-    def _is_new_user_text(self, message: IncomingMessage) -> bool:
+    def _is_new_user_text(self, message: IncomingMessage, *, replayed: bool = False) -> bool:
         if message.sender_id == self._bot_user_id or message.system_type or message.edited:
             return False
+        if replayed:
+            return True  # read from history on purpose: the ledger decides
         if message.id in self._seen:
             return False  # re-sent for a reaction, a thread reply or a preview
         self._seen[message.id] = None
@@ -246,7 +273,10 @@ class Dispatcher:
             log.exception("could not answer message %s", message.id)
 
     async def drain(self) -> None:
-        """Wait until every queued command has run (used on shutdown)."""
+        """Wait until every queued command has run (used on shutdown); messages left to
+        other replicas are dropped (whoever owns them handles them)."""
+        for task in list(self._deferred):
+            task.cancel()
         while self._lanes:
             workers = [lane.worker for lane in self._lanes.values() if lane.worker is not None]
             if not workers:

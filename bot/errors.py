@@ -1,13 +1,13 @@
 """The bot's one error tree. Every failure reaches the user as a sentence, never a stack trace.
 
-    BotError
-     ├── UserError            shown to the user as written
-     │    └── UsageError      … followed by the command's usage line
-     └── ServerError          a REST call failed (status, errorType, details from Rocket.Chat)
-          ├── AuthError       401: the token is invalid or revoked
-          ├── RateLimited     429 / error-too-many-requests: retry after `retry_after` seconds
-          ├── TwoFactorRequired   totp-required: `method` says which code to ask for
-          └── TwoFactorInvalid    totp-invalid / totp-max-attempts
+BotError
+ ├── UserError            shown to the user as written
+ │    └── UsageError      … followed by the command's usage line
+ └── ServerError          a REST call failed (status, errorType, details from Rocket.Chat)
+      ├── AuthError       401: the token is invalid or revoked
+      ├── RateLimited     429 / error-too-many-requests: retry after `retry_after` seconds
+      ├── TwoFactorRequired   totp-required: `method` says which code to ask for
+      └── TwoFactorInvalid    totp-invalid / totp-max-attempts
 """
 
 from __future__ import annotations

@@ -16,6 +16,13 @@ this record (schema version 4, in the bot's SQLite file) does it across restarts
   message the server re-sends (a reaction to it). Ids are kept a while longer, then pruned.
 
 Room '' holds when the bot first listened: a room without a mark is caught up from there.
+
+With replicas (PostgreSQL, `store.shared`), every replica sees every message, so accepting one
+is a *claim* in the database: its row is written with the replica's id and a lease, atomically,
+and only the replica whose insert went through runs it. The heartbeat (bot/replicas.py) extends
+the leases of the claims a replica holds; a claim whose lease ran out belongs to a replica that
+died, and `expired_claims` tells the others which rooms to read again so one of them takes it
+over. On SQLite one process owns the file, so the claim stays in memory.
 """
 
 from __future__ import annotations
@@ -43,14 +50,27 @@ class HandledMessages:
     """The stored record of finished messages and per-room catch-up marks (a MessageLedger)."""
 
     def __init__(
-        self, store: Store, *, window: float, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        *,
+        window: float,
+        clock: Callable[[], float] = time.time,
+        owner: str = "",
+        lease: float = 15.0,
     ) -> None:
         self._store = store
         self.window = window
         self._clock = clock  # wall-clock seconds, comparable with the server's message times
+        self.owner = owner  # this replica's id, written into its claims
+        self.lease = lease
         self._in_flight: dict[str, dict[str, float | None]] = {}  # room → {message id: ts}
         self._newest: dict[str, float] = {}  # room → newest finished ts
         self._since_prune = 0
+
+    @property
+    def claims_in_database(self) -> bool:
+        """True when other replicas share the record, so claims are made in the database."""
+        return self._store.shared
 
     # -- the dispatcher's side (MessageLedger) ------------------------------------------------
 
@@ -58,24 +78,41 @@ class HandledMessages:
         """True when a message of server time `ts` (epoch ms) is older than the window."""
         return ts is not None and ts < (self._clock() - self.window) * 1000
 
-    async def is_new(self, message: IncomingMessage, ts: float | None) -> bool:
-        """False when the message is finished, in flight, or too old to act on."""
+    async def claim(self, message: IncomingMessage, ts: float | None) -> bool:
+        """True when this process is to handle the message: it is not finished, not in flight
+        here, not too old, and (with replicas) no live replica claimed it first."""
         if message.id in self._in_flight.get(message.room_id, {}):
             return False
         if self.too_old(ts):
             log.info("not acting on message %s: older than the catch-up window", message.id)
             return False
-        async with (
-            self._store.reading() as db,
-            db.execute(
-                "SELECT 1 FROM handled_messages WHERE message_id = ?", (message.id,)
-            ) as cursor,
-        ):
-            return await cursor.fetchone() is None
-
-    def accepted(self, message: IncomingMessage, ts: float | None) -> None:
-        """The message is queued: until it is finished, the room's mark stays before it."""
+        if self.claims_in_database:
+            if not await self._claim_in_database(message, ts):
+                return False
+        else:
+            async with self._store.reading() as db:
+                if await db.fetchone(
+                    "SELECT 1 FROM handled_messages WHERE message_id = ?", (message.id,)
+                ):
+                    return False
         self._in_flight.setdefault(message.room_id, {})[message.id] = ts
+        return True
+
+    async def _claim_in_database(self, message: IncomingMessage, ts: float | None) -> bool:
+        now = self._clock()
+        async with self._store.transaction() as db:
+            won = await db.fetchone(
+                "INSERT INTO handled_messages"
+                " (message_id, room_id, ts, handled_at, claimed_by, lease_until)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(message_id) DO UPDATE SET claimed_by = excluded.claimed_by,"
+                " lease_until = excluded.lease_until, handled_at = excluded.handled_at"
+                " WHERE handled_messages.claimed_by IS NOT NULL"
+                " AND handled_messages.lease_until < ?"
+                " RETURNING message_id",
+                (message.id, message.room_id, ts or 0.0, now, self.owner, now + self.lease, now),
+            )
+        return won is not None
 
     async def finished(self, message: IncomingMessage) -> None:
         """Record the message as handled and move its room's mark, in one transaction."""
@@ -84,19 +121,29 @@ class HandledMessages:
         mark = self._mark_after(message.room_id, ts, finishing=message.id)
         try:
             async with self._store.transaction() as db:
-                await db.execute(
-                    "INSERT OR IGNORE INTO handled_messages"
-                    " (message_id, room_id, ts, handled_at) VALUES (?, ?, ?, ?)",
-                    (message.id, message.room_id, ts or 0.0, self._clock()),
-                )
+                if self.claims_in_database:
+                    await db.execute(
+                        "UPDATE handled_messages SET claimed_by = NULL, lease_until = NULL,"
+                        " handled_at = ? WHERE message_id = ? AND claimed_by = ?",
+                        (self._clock(), message.id, self.owner),
+                    )
+                else:
+                    await db.execute(
+                        "INSERT INTO handled_messages"
+                        " (message_id, room_id, ts, handled_at) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT(message_id) DO NOTHING",
+                        (message.id, message.room_id, ts or 0.0, self._clock()),
+                    )
                 if mark is not None:
                     await db.execute(
                         "INSERT INTO catch_up_marks (room_id, ts) VALUES (?, ?)"
-                        " ON CONFLICT(room_id) DO UPDATE SET ts = MAX(ts, excluded.ts)",
+                        " ON CONFLICT(room_id) DO UPDATE SET ts = CASE"
+                        " WHEN excluded.ts > catch_up_marks.ts THEN excluded.ts"
+                        " ELSE catch_up_marks.ts END",
                         (message.room_id, mark),
                     )
         finally:
-            # Only now: until the row is written, `is_new` must still see it in flight.
+            # Only now: until the row is written, `claim` must still see it in flight.
             room.pop(message.id, None)
             if not room:
                 self._in_flight.pop(message.room_id, None)
@@ -117,24 +164,47 @@ class HandledMessages:
         ]
         return min(newest, min(waiting) - 1) if waiting else newest
 
+    # -- replicas -----------------------------------------------------------------------------
+
+    async def renew(self) -> int:
+        """Extend the leases of every claim this replica holds; returns how many."""
+        if not self.claims_in_database or not self._in_flight:
+            return 0
+        async with self._store.transaction() as db:
+            return await db.execute(
+                "UPDATE handled_messages SET lease_until = ? WHERE claimed_by = ?",
+                (self._clock() + self.lease, self.owner),
+            )
+
+    async def expired_claims(self) -> dict[str, float]:
+        """room id → the oldest server time (epoch ms) of a claim whose lease ran out: what a
+        replica that stopped was working on, to be read again and taken over."""
+        if not self.claims_in_database:
+            return {}
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
+                "SELECT room_id, MIN(ts) FROM handled_messages"
+                " WHERE claimed_by IS NOT NULL AND lease_until < ? GROUP BY room_id",
+                (self._clock(),),
+            )
+        return {str(room): float(ts) for room, ts in rows}
+
     # -- catch-up ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Note when the bot first listened (once), and prune old ids."""
         async with self._store.transaction() as db:
             await db.execute(
-                "INSERT OR IGNORE INTO catch_up_marks (room_id, ts) VALUES (?, ?)",
+                "INSERT INTO catch_up_marks (room_id, ts) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (FIRST_RUN, self._clock() * 1000),
             )
         await self.prune()
 
     async def since(self) -> Callable[[str], float]:
         """Per room, the server time (epoch ms) after which its history must be read."""
-        async with (
-            self._store.reading() as db,
-            db.execute("SELECT room_id, ts FROM catch_up_marks") as cursor,
-        ):
-            marks = {str(room): float(ts) for room, ts in await cursor.fetchall()}
+        async with self._store.reading() as db:
+            rows = await db.fetchall("SELECT room_id, ts FROM catch_up_marks")
+        marks = {str(room): float(ts) for room, ts in rows}
         first_run = marks.pop(FIRST_RUN, self._clock() * 1000)
         oldest = (self._clock() - self.window) * 1000
 
@@ -149,11 +219,10 @@ class HandledMessages:
         self._since_prune = 0
         cutoff = self._clock() - self.window - KEEP_EXTRA_SECONDS
         async with self._store.transaction() as db:
-            cursor = await db.execute(
-                "DELETE FROM handled_messages WHERE handled_at < ?", (cutoff,)
+            removed = await db.execute(
+                "DELETE FROM handled_messages WHERE handled_at < ? AND claimed_by IS NULL",
+                (cutoff,),
             )
-            removed = cursor.rowcount
-            await cursor.close()
         if removed:
             log.info("forgot %d handled message id(s) older than the catch-up window", removed)
-        return max(removed, 0)
+        return removed

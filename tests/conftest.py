@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import settings
 
 from sandbox import serve
+from tests.postgres_server import TemporaryPostgres, create_database, drop_database, find_pg_bin
 
 # CI must be reproducible: there the property tests replay the same examples every run (explore
 # with new ones locally, where a failure is kept in .hypothesis/ and replayed until fixed).
@@ -53,3 +55,43 @@ async def sandbox_url(sandbox_factory: SandboxFactory) -> AsyncIterator[str]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A PostgreSQL server's superuser URL: $RCBOT_TEST_POSTGRES, or a throwaway local server."""
+    if url := os.environ.get("RCBOT_TEST_POSTGRES"):
+        yield url
+        return
+    if find_pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is required in CI; .ci/run installs it")
+        pytest.skip(
+            "no PostgreSQL server: install one with `apt-get install postgresql`"
+            " (or set RCBOT_TEST_POSTGRES to a superuser's URL)"
+        )
+    with TemporaryPostgres() as server:
+        yield server.url
+
+
+@pytest.fixture
+async def postgres_url(postgres_admin_url: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database of its own, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = await create_database(postgres_admin_url, name)
+    try:
+        yield url
+    finally:
+        await drop_database(postgres_admin_url, name)
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def store_location(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """Where a Store opens, once per backend: an SQLite file, then a fresh PostgreSQL database.
+    Contract tests take this so the same test proves both backends."""
+    if request.param == "sqlite":
+        return str(tmp_path / "bot.db")
+    return str(request.getfixturevalue("postgres_url"))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
-from bot.automation_store import AutomationStore, DelegatedUser
+from bot.automation_store import AutomationStore, Claims, DelegatedUser
 from bot.clock import Clock
 from bot.errors import ServerError, UserError
 from bot.message import IncomingMessage
@@ -75,6 +75,7 @@ class RuleEngine:
         prefix: str = "/",
         max_attempts: int = MAX_ATTEMPTS,
         concurrency: int = CONCURRENCY,
+        claims: Claims | None = None,
     ) -> None:
         self._rules = {rule.name.casefold(): rule for rule in rules}
         self._message_rules = [rule for rule in rules if rule.trigger.kind == "message"]
@@ -88,6 +89,7 @@ class RuleEngine:
         self.prefix = prefix
         self._max_attempts = max_attempts
         self._concurrency = concurrency
+        self._claims = claims
 
     @property
     def rules(self) -> list[Rule]:
@@ -104,19 +106,31 @@ class RuleEngine:
         now = self._clock.now()
         for rule in self._rules.values():
             if rule.trigger.kind == "schedule":
-                self._schedule(rule.trigger.next_fire(now, self._zone), FireRule(rule.name))
+                due = rule.trigger.next_fire(now, self._zone)
+                self._schedule(due, FireRule(rule.name, due))
 
-    async def fire(self, name: str) -> None:
-        """A schedule rule fell due: re-arm it, then apply it for everyone it acts for."""
+    async def fire(self, name: str, due: datetime | None = None, *, rearm: bool = True) -> None:
+        """A schedule rule fell due: re-arm it, then apply it for everyone it acts for.
+
+        The firing of `due` is claimed first, so it runs once even when the scheduler moves to
+        another replica halfway (the new one finishes what the old one left, with `rearm` off).
+        """
         rule = self.find(name)
         if rule is None:
             return
-        now = self._clock.now()
-        # From now, not from the missed time: firings missed while asleep are coalesced.
-        self._schedule(rule.trigger.next_fire(now, self._zone), FireRule(rule.name))
+        if rearm:
+            # From now, not from the missed time: firings missed while asleep are coalesced.
+            upcoming = rule.trigger.next_fire(self._clock.now(), self._zone)
+            self._schedule(upcoming, FireRule(rule.name, upcoming))
+        claims = self._claims
+        if claims is not None and due is not None and not await claims.firing(rule.name, due):
+            log.info("rule %s (due %s) ran already or runs elsewhere", rule.name, due)
+            return
         targets = await self.targets(rule)
         log.info("rule %s fired for %d user(s)", rule.name, len(targets))
         await self._for_each(targets, lambda user: self._attempt(rule, user, 1))
+        if claims is not None and due is not None:
+            await claims.fired(rule.name, due)
 
     async def retry(self, job: RetryRule) -> None:
         """Try a rule again for one person, unless they opted out meanwhile."""

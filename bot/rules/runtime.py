@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.audit import AuditLog
-from bot.automation_store import AutomationStore
+from bot.automation_store import AutomationStore, Claims
 from bot.clock import Clock
 from bot.errors import ServerError, UserError
 from bot.profile import Bookkeeping, ProfileRefused, ProfileService
@@ -25,12 +26,14 @@ from bot.tokens import NoTokenError, TokenRejected
 
 if TYPE_CHECKING:
     from bot.config import BotSettings
+    from bot.replicas import Replicas
     from bot.rest import RestClient
     from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_REVERT_ATTEMPTS = 5
+SCHEDULER_LEASE = "scheduler"
 
 
 class Automation:
@@ -44,10 +47,17 @@ class Automation:
         *,
         clock: Clock,
         tell: Callable[[str, str], Awaitable[None]] | None = None,
+        replicas: Replicas | None = None,
     ) -> None:
         prefix = settings.prefixes[0]
         self.clock = clock
         self.store = AutomationStore(store)
+        self.replicas = replicas
+        self.claims = Claims(
+            store, owner=replicas.id if replicas else "local", lease=settings.replica_lease
+        )
+        self.leading = False
+        self._known_reverts: dict[tuple[str, str], datetime] = {}
         self.audit = AuditLog(self.store, clock)
         self.reverts = RevertBook(self.store)
         self.profile = ProfileService(
@@ -68,6 +78,7 @@ class Automation:
             default_zone=settings.timezone,
             notify=tell,
             prefix=prefix,
+            claims=self.claims,
         )
         self.reverts.subscribe(
             lambda user_id, group, due: self.scheduler.at(due, RevertDue(user_id, group))
@@ -84,6 +95,44 @@ class Automation:
         return self.engine
 
     async def start(self) -> None:
+        """Start the scheduler: at once with one process; with replicas, `lead()` starts it on
+        the replica that holds the scheduler lease."""
+        if self.replicas is None:
+            await self._begin()
+        else:
+            await self.lead()
+
+    async def lead(self) -> None:
+        """With replicas, every heartbeat: take or renew the scheduler lease; start or stop
+        the scheduler to match, and, while leading, pick up reverts other replicas stored."""
+        if self.replicas is None:
+            return
+        holds = await self.replicas.acquire(SCHEDULER_LEASE)
+        if holds and not self.leading:
+            log.info("this replica (%s) now runs the scheduler", self.replicas.id)
+            self.leading = True
+            await self._begin()
+        elif not holds and self.leading:
+            log.warning("this replica lost the scheduler lease; stopping its scheduler")
+            await self._end()
+        if self.leading:
+            await self.claims.renew()
+            await self._pick_up_reverts()
+
+    async def _pick_up_reverts(self) -> None:
+        horizon = self.clock.now() + timedelta(seconds=self.claims.lease)
+        for user_id, group, due in await self.claims.reverts_due_by(horizon):
+            if self._known_reverts.get((user_id, group)) != due:
+                self._known_reverts[(user_id, group)] = due
+                self.scheduler.at(due, RevertDue(user_id, group))
+
+    async def _end(self) -> None:
+        self.leading = False
+        await self.scheduler.stop()
+        self.scheduler.clear()
+        self._known_reverts.clear()
+
+    async def _begin(self) -> None:
         """Schedule the stored reverts and the schedule rules, and start the scheduler."""
         pending = await self.reverts.pending()
         for user_id, group, due in pending:
@@ -93,14 +142,21 @@ class Automation:
             log.info("%d pending revert(s) fell due while the bot was down; applying", overdue)
         self.engine.arm()
         self.scheduler.start()
+        for rule, due in await self.claims.abandoned_firings():
+            log.info("finishing rule %s (due %s), left unfinished by a stopped replica", rule, due)
+            self.scheduler.at(self.clock.now(), FireRule(rule, due, rearm=False))
 
     async def stop(self) -> None:
-        """Stop the scheduler (pending reverts stay stored for the next start)."""
+        """Stop the scheduler (pending reverts stay stored for the next start) and, with
+        replicas, hand the scheduler lease on at once."""
         await self.scheduler.stop()
+        if self.replicas is not None and self.leading:
+            self.leading = False
+            await self.replicas.release(SCHEDULER_LEASE)
 
     async def _run(self, job: Job) -> None:
         if isinstance(job, FireRule):
-            await self.engine.fire(job.rule)
+            await self.engine.fire(job.rule, job.due, rearm=job.rearm)
         elif isinstance(job, RetryRule):
             await self.engine.retry(job)
         else:
@@ -110,6 +166,8 @@ class Automation:
         pending = await self.reverts.get(job.user_id, job.group)
         if pending is None or pending.due_at > self.clock.now():
             return  # cancelled, or moved to later (its own entry is in the heap)
+        if not await self.claims.revert(job.user_id, job.group, pending.due_at):
+            return  # another replica is putting it back
         try:
             await self.profile.revert(pending)
             return

@@ -58,9 +58,12 @@ class Timetable(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class FireRule:
-    """A schedule rule's time has come."""
+    """A schedule rule's time has come (`due`: the time it was armed for, which names the
+    firing when replicas claim it)."""
 
     rule: str
+    due: datetime | None = None
+    rearm: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,10 @@ class Scheduler:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+    def clear(self) -> None:
+        """Forget every entry (a replica that stops leading hands its schedule on)."""
+        self._table = Timetable()
 
     async def settled(self) -> None:
         """Wait until no job is due or running (tests call it after moving the clock)."""

@@ -48,12 +48,14 @@ def ms(seconds_ago: float) -> float:
 
 
 @pytest.fixture
-async def store_path(tmp_path: Path) -> AsyncIterator[tuple[Path, str]]:
-    yield tmp_path / "bot.db", generate_key()
+async def store_path(store_location: str) -> AsyncIterator[tuple[str, str]]:
+    """The ledger's contract holds on both backends (claims in memory on SQLite, in the
+    database on PostgreSQL)."""
+    yield store_location, generate_key()
 
 
 async def test_a_finished_message_is_not_new_even_after_a_restart(
-    store_path: tuple[Path, str],
+    store_path: tuple[str, str],
 ) -> None:
     path, key = store_path
     clock = Clock()
@@ -61,30 +63,29 @@ async def test_a_finished_message_is_not_new_even_after_a_restart(
         handled = HandledMessages(store, window=HOUR, clock=clock)
         await handled.start()
         first = message("m1")
-        assert await handled.is_new(first, ms(5))
-        handled.accepted(first, ms(5))
-        assert not await handled.is_new(first, ms(5))  # in flight
+        assert await handled.claim(first, ms(5))
+        assert not await handled.claim(first, ms(5))  # in flight
         await handled.finished(first)
-        assert not await handled.is_new(first, ms(5))
+        assert not await handled.claim(first, ms(5))
     async with await Store.open(path, secret_key=key) as store:
         again = HandledMessages(store, window=HOUR, clock=clock)
-        assert not await again.is_new(first, ms(5))
-        assert await again.is_new(message("m2"), ms(4))
+        assert not await again.claim(first, ms(5))
+        assert await again.claim(message("m2"), ms(4))
 
 
 async def test_a_message_older_than_the_window_is_not_acted_on(
-    store_path: tuple[Path, str],
+    store_path: tuple[str, str],
 ) -> None:
     path, key = store_path
     async with await Store.open(path, secret_key=key) as store:
         handled = HandledMessages(store, window=HOUR, clock=Clock())
-        assert not await handled.is_new(message("old"), ms(HOUR + 1))
-        assert await handled.is_new(message("recent"), ms(HOUR - 1))
-        assert await handled.is_new(message("no time"), None)
+        assert not await handled.claim(message("old"), ms(HOUR + 1))
+        assert await handled.claim(message("recent"), ms(HOUR - 1))
+        assert await handled.claim(message("no time"), None)
 
 
 async def test_the_mark_never_passes_a_message_still_in_flight(
-    store_path: tuple[Path, str],
+    store_path: tuple[str, str],
 ) -> None:
     path, key = store_path
     clock = Clock()
@@ -92,9 +93,9 @@ async def test_the_mark_never_passes_a_message_still_in_flight(
         handled = HandledMessages(store, window=HOUR, clock=clock)
         await handled.start()
         slow, fast, other_room = message("slow"), message("fast"), message("x", room="R2")
-        handled.accepted(slow, ms(30))
-        handled.accepted(fast, ms(20))
-        handled.accepted(other_room, ms(10))
+        assert await handled.claim(slow, ms(30))
+        assert await handled.claim(fast, ms(20))
+        assert await handled.claim(other_room, ms(10))
         await handled.finished(fast)
         await handled.finished(other_room)
         since = await handled.since()
@@ -107,7 +108,7 @@ async def test_the_mark_never_passes_a_message_still_in_flight(
 
 
 async def test_catch_up_never_reaches_back_beyond_the_window(
-    store_path: tuple[Path, str],
+    store_path: tuple[str, str],
 ) -> None:
     path, key = store_path
     clock = Clock()
@@ -119,19 +120,19 @@ async def test_catch_up_never_reaches_back_beyond_the_window(
         assert since("R1") == (clock.now - HOUR) * 1000
 
 
-async def test_old_ids_are_pruned_and_recent_ones_kept(store_path: tuple[Path, str]) -> None:
+async def test_old_ids_are_pruned_and_recent_ones_kept(store_path: tuple[str, str]) -> None:
     path, key = store_path
     clock = Clock()
     async with await Store.open(path, secret_key=key) as store:
         handled = HandledMessages(store, window=HOUR, clock=clock)
         for name in ("a", "b"):
-            handled.accepted(message(name), ms(1))
+            assert await handled.claim(message(name), ms(1))
             await handled.finished(message(name))
         clock.now += 2 * HOUR + 1
-        handled.accepted(message("c"), (clock.now - 1) * 1000)
+        assert await handled.claim(message("c"), (clock.now - 1) * 1000)
         await handled.finished(message("c"))
         assert await handled.prune() == 2
-        assert not await handled.is_new(message("c"), (clock.now - 1) * 1000)
+        assert not await handled.claim(message("c"), (clock.now - 1) * 1000)
 
 
 def test_reconnect_delay_doubles_from_the_first_up_to_the_cap_with_jitter() -> None:

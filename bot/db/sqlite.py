@@ -1,0 +1,140 @@
+"""The SQLite backend (aiosqlite, WAL): the embedded default for one bot process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Final, Self
+
+import aiosqlite
+
+from bot.config import ConfigError, describe_key
+from bot.db.base import Connection, Dialect, Params, Row
+
+MEMORY: Final = ":memory:"
+
+
+class SqliteConnection:
+    """The one aiosqlite connection, seen through the `Connection` interface."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._db.execute(sql, params)
+        changed = cursor.rowcount
+        await cursor.close()
+        return max(changed, 0)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._db.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+            if row is not None:
+                await cursor.fetchall()  # finish the statement (RETURNING writes on each step)
+        return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the database file readable by its owner only (SQLite's -wal/-shm follow it)."""
+    if path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{describe_key('db')}: the folder {path.parent} does not exist; "
+            "create it or point db at an existing folder"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{describe_key('db')}: cannot create {path}: {exc.strerror}") from None
+
+
+class SqliteDatabase:
+    """One file, one connection, one write transaction at a time (BEGIN IMMEDIATE)."""
+
+    dialect: Dialect = "sqlite"
+    shared = False
+
+    def __init__(self, db: aiosqlite.Connection, location: str) -> None:
+        self._db = db
+        self._connection = SqliteConnection(db)
+        self._lock = asyncio.Lock()
+        self.location = location
+
+    def __repr__(self) -> str:
+        return f"SqliteDatabase({self.location!r})"
+
+    @classmethod
+    async def connect(cls, location: str | Path, *, read_only: bool = False) -> Self:
+        """Open (creating it unless `read_only`) the SQLite file at `location`."""
+        where = str(location)
+        try:
+            if read_only:
+                uri = f"{Path(where).resolve().as_uri()}?mode=ro"
+                db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+            else:
+                if where != MEMORY:
+                    _create_private_file(Path(where))
+                db = await aiosqlite.connect(where, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{describe_key('db')}: cannot open {where}: {exc}") from None
+        try:
+            if not read_only:
+                await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            raise ConfigError(
+                f"{describe_key('db')}: {where} is not a usable SQLite database ({exc})"
+            ) from None
+        return cls(db, where)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteConnection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[SqliteConnection]:
+        async with self._lock:  # reads share the one connection with the writes
+            yield self._connection
+
+    async def lock_schema(self, db: Connection) -> None:
+        return None  # BEGIN IMMEDIATE already keeps other writers out
+
+    async def table_exists(self, db: Connection, name: str) -> bool:
+        row = await db.fetchone(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+        return bool(row and row[0])
+
+    async def wipe_free_space(self) -> None:
+        async with self._lock:
+            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def secure_delete(self) -> None:
+        """From now on overwrite deleted content with zeros (before rewriting secrets)."""
+        async with self._lock:
+            await self._db.execute("PRAGMA secure_delete=ON")
+
+    async def close(self) -> None:
+        await self._db.close()
