@@ -382,17 +382,17 @@ def new_http_session() -> aiohttp.ClientSession:
 # -- starting the targets --------------------------------------------------------------------
 
 
-async def start_bot(
-    url: str, db: Path, secret_key: str, work: Path, name: str, source: Path
-) -> Child:
-    """`python -m bot run` from `source`, configured through RCBOT_* variables, at WARNING."""
-    env = child_environment(
+def bot_environment(url: str, db: str, secret_key: str, source: Path) -> dict[str, str]:
+    """The environment of a benchmarked `python -m bot run`: RCBOT_* variables, at WARNING.
+
+    `db` is an SQLite file or a PostgreSQL URL (bench/replicas.py runs several bots on one)."""
+    return child_environment(
         {
             "PYTHONPATH": str(source),
             "RCBOT_SERVER_URL": url,
             "RCBOT_USERNAME": BOT_NAME,
             "RCBOT_PASSWORD": TARGET_PASSWORD,
-            "RCBOT_DB": str(db),
+            "RCBOT_DB": db,
             "RCBOT_SECRET_KEY": secret_key,
             "RCBOT_LOG_LEVEL": "WARNING",
             # The benchmark is a deliberate flood: measure the pipeline, not the flood gate.
@@ -400,6 +400,13 @@ async def start_bot(
             "RCBOT_RATE_LIMIT_GLOBAL": "0",
         }
     )
+
+
+async def start_bot(
+    url: str, db: Path, secret_key: str, work: Path, name: str, source: Path
+) -> Child:
+    """`python -m bot run` from `source`, configured through RCBOT_* variables, at WARNING."""
+    env = bot_environment(url, str(db), secret_key, source)
     return await start_child(
         name, ["-m", "bot", "run"], env=env, log_dir=work, stdout_pipe=False, cwd=source
     )

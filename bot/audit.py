@@ -116,6 +116,18 @@ class AuditLog:
         self._store = store
         self._clock = clock
 
+    @staticmethod
+    def items(changes: Mapping[str, tuple[Any, Any] | None]) -> list[dict[str, Any]]:
+        """The stored form of `changes`: {field, old, new}, or {field, secret} for None."""
+        items: list[dict[str, Any]] = []
+        for key, change in changes.items():
+            if change is None:
+                items.append({"field": key, "secret": True})
+            else:
+                old, new = change
+                items.append({"field": key, "old": _plain(old), "new": _plain(new)})
+        return items
+
     async def record(
         self,
         *,
@@ -125,13 +137,7 @@ class AuditLog:
         cause: str,
     ) -> None:
         """Record one change of `user_id`'s account; a change of None is a secret field."""
-        items: list[dict[str, Any]] = []
-        for key, change in changes.items():
-            if change is None:
-                items.append({"field": key, "secret": True})
-            else:
-                old, new = change
-                items.append({"field": key, "old": _plain(old), "new": _plain(new)})
+        items = self.items(changes)
         await self._store.add_audit(
             at=self._clock.now(), user_id=user_id, username=username, changes=items, cause=cause
         )

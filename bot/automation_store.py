@@ -175,7 +175,7 @@ class AutomationStore:
         async with self._store.reading() as db:
             rows = await db.fetchall(
                 "SELECT id, at, user_id, username, changes, cause FROM audit_log"
-                " WHERE user_id = ? ORDER BY id DESC LIMIT ?",
+                " WHERE user_id = ? AND pending = 0 ORDER BY id DESC LIMIT ?",
                 (user_id, limit),
             )
         return [
@@ -194,11 +194,96 @@ class AutomationStore:
         """The user id most recently audited under `username` (ignoring case), if any."""
         async with self._store.reading() as db:
             row = await db.fetchone(
-                "SELECT user_id FROM audit_log WHERE lower(username) = lower(?)"
+                "SELECT user_id FROM audit_log WHERE lower(username) = lower(?) AND pending = 0"
                 " ORDER BY id DESC LIMIT 1",
                 (username,),
             )
         return str(row[0]) if row else None
+
+    # -- one change through the bot, written ahead and settled ---------------------------------
+
+    async def intend(
+        self,
+        message_id: str,
+        *,
+        at: datetime,
+        user_id: str,
+        username: str,
+        changes: list[dict[str, Any]],
+        cause: str,
+    ) -> None:
+        """Before a command's change goes out: its audit entry, pending (replaced if the
+        command runs again and finds its change not made yet)."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT INTO audit_log (at, user_id, username, changes, cause, message_id,"
+                " pending) VALUES (?, ?, ?, ?, ?, ?, 1)"
+                " ON CONFLICT(message_id) DO UPDATE SET at = excluded.at,"
+                " changes = excluded.changes WHERE audit_log.pending = 1",
+                (to_text(at), user_id, username, json.dumps(changes), cause, message_id),
+            )
+
+    async def intended(self, message_id: str) -> list[dict[str, Any]] | None:
+        """The changes a command set out to make, if it ran before and was not settled."""
+        async with self._store.reading() as db:
+            row = await db.fetchone(
+                "SELECT changes FROM audit_log WHERE message_id = ? AND pending = 1",
+                (message_id,),
+            )
+        return list(json.loads(row[0])) if row is not None else None
+
+    async def settle(
+        self,
+        *,
+        user_id: str,
+        username: str,
+        at: datetime,
+        changes: list[dict[str, Any]] | None,
+        cause: str,
+        message_id: str | None,
+        undo: UndoPoint | None,
+        drop_undo: bool,
+        cancel_reverts: Iterable[str],
+    ) -> None:
+        """The bookkeeping of one change, in one transaction: its audit entry (settling the
+        pending one of `message_id`), the undo point, and the pending reverts it replaces."""
+        groups = list(dict.fromkeys(cancel_reverts))
+        async with self._store.transaction() as db:
+            if changes is not None:
+                settled = 0
+                if message_id is not None:
+                    settled = await db.execute(
+                        "UPDATE audit_log SET pending = 0, at = ?, changes = ?"
+                        " WHERE message_id = ? AND pending = 1",
+                        (to_text(at), json.dumps(changes), message_id),
+                    )
+                if not settled:
+                    await db.execute(
+                        "INSERT INTO audit_log (at, user_id, username, changes, cause,"
+                        " message_id) VALUES (?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT(message_id) DO NOTHING",
+                        (to_text(at), user_id, username, json.dumps(changes), cause, message_id),
+                    )
+            if drop_undo:
+                await db.execute("DELETE FROM undo_points WHERE user_id = ?", (user_id,))
+            elif undo is not None:
+                await db.execute(
+                    "INSERT INTO undo_points (user_id, changes, cause, at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(user_id) DO UPDATE SET changes = excluded.changes,"
+                    " cause = excluded.cause, at = excluded.at",
+                    (
+                        undo.user_id,
+                        json.dumps({key: list(pair) for key, pair in undo.changes.items()}),
+                        undo.cause,
+                        to_text(undo.at),
+                    ),
+                )
+            if groups:
+                marks = ", ".join("?" for _ in groups)
+                await db.execute(
+                    f"DELETE FROM pending_reverts WHERE user_id = ? AND field_group IN ({marks})",
+                    (user_id, *groups),
+                )
 
     # -- undo -------------------------------------------------------------------------------
 

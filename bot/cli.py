@@ -250,12 +250,31 @@ def _migration_target(args: argparse.Namespace) -> str:
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from bot.db import open_database
+    from bot.db.base import Dialect
     from bot.db.schema import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, migrate, pending_versions
     from bot.db.schema import statements as migration_sql
 
     location = _migration_target(args)
 
+    def show(where: str, dialect: Dialect, pending: list[int]) -> None:
+        print(
+            f"{where} ({dialect}): schema version {SCHEMA_VERSION - len(pending)} of "
+            f"{SCHEMA_VERSION}"
+        )
+        for version in pending:
+            print(f"  {version}: {MIGRATIONS[version - 1].summary}")
+            if args.sql:
+                for sql in migration_sql(version, dialect):
+                    print("      " + " ".join(sql.split()) + ";")
+
     async def run() -> int:
+        if args.dry_run and not is_postgres_url(location) and not Path(location).is_file():
+            show(location, "sqlite", list(range(1, SCHEMA_VERSION + 1)))
+            print(
+                f"Dry run: {SCHEMA_VERSION} migration(s) not applied. There is no database at "
+                f"{location} yet; nothing was created."
+            )
+            return 0
         database = await open_database(location)
         try:
             try:
@@ -265,19 +284,10 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
                     f"{describe_key('db')}: {database.location} was written by a newer rcbot "
                     f"({exc}); upgrade rcbot"
                 ) from None
-            current = SCHEMA_VERSION - len(pending)
-            print(
-                f"{database.location} ({database.dialect}): schema version {current} of "
-                f"{SCHEMA_VERSION}"
-            )
+            show(database.location, database.dialect, pending)
             if not pending:
                 print("Nothing to do: the schema is up to date.")
                 return 0
-            for version in pending:
-                print(f"  {version}: {MIGRATIONS[version - 1].summary}")
-                if args.sql:
-                    for sql in migration_sql(version, database.dialect):
-                        print("      " + " ".join(sql.split()) + ";")
             if args.dry_run:
                 print(f"Dry run: {len(pending)} migration(s) not applied.")
                 return 0

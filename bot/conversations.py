@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from bot.context import CommandContext
 from bot.conversation_store import ConversationKey, ConversationRecord, ConversationStore
 from bot.errors import UserError
-from bot.message import IncomingMessage
+from bot.message import IncomingMessage, reply_id
 from bot.parser import ParsedCommand
 
 if TYPE_CHECKING:
@@ -63,7 +63,12 @@ class ChatSender(Protocol):
     """What conversations need from the realtime connection."""
 
     async def send_message(
-        self, room_id: str, text: str, *, thread_id: str | None = None
+        self,
+        room_id: str,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        message_id: str | None = None,
     ) -> None: ...
     async def direct_room(self, username: str) -> str: ...
 
@@ -393,8 +398,11 @@ class Conversations:
 
     async def _say(self, key: ConversationKey, message: IncomingMessage | None, text: str) -> None:
         thread_id = message.thread_id if message is not None else None
+        answer_id = reply_id(message.id, text) if message is not None else None
         try:
-            await self._chat.send_message(key.room_id, text, thread_id=thread_id)
+            await self._chat.send_message(
+                key.room_id, text, thread_id=thread_id, message_id=answer_id
+            )
         except Exception:
             log.warning("could not send a conversation message to %s", key.user_id, exc_info=True)
 

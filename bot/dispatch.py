@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol
 
 from bot import metrics
@@ -37,6 +38,7 @@ from bot.replies import Replies
 log = logging.getLogger(__name__)
 
 SEEN_IDS_KEPT = 10_000
+CLAIM_RETRY_SECONDS = 0.25  # how often a message waiting behind another replica asks again
 
 
 class MessageHook(Protocol):
@@ -47,12 +49,21 @@ class MessageHook(Protocol):
         ...
 
 
+class Claim(Enum):
+    """What the ledger says about a message this process wants to handle."""
+
+    MINE = "mine"  # handle it now
+    TAKEN = "taken"  # handled already, in flight, elsewhere, or too old: drop it
+    WAIT = "wait"  # an older message of the sender is unfinished on another replica: ask later
+
+
 class MessageLedger(Protocol):
     """Remembers the messages handled, across restarts (bot.handled), so none runs twice."""
 
-    async def claim(self, message: IncomingMessage, ts: float | None) -> bool:
-        """True when this process is now handling the message; False when it was handled, is
-        being handled (here or by another replica), or is too old to act on."""
+    async def claim(self, message: IncomingMessage, ts: float | None) -> Claim:
+        """MINE when this process is now handling the message; TAKEN when it was handled, is
+        being handled (here or by another replica), or is too old; WAIT while an older message
+        of the same sender is being handled by another replica."""
         ...
 
     async def finished(self, message: IncomingMessage) -> None:
@@ -116,7 +127,8 @@ class Dispatcher:
         self._max_length = max_message_length
         self._ledger = ledger
         self._affinity = affinity
-        self._deferred: set[asyncio.Task[None]] = set()
+        self._waiting: dict[str, asyncio.Task[None]] = {}  # sender → their last waiting message
+        self._claim_retry = CLAIM_RETRY_SECONDS
         self._enqueued = 0  # items queued so far: tells `handle` whether `_take` queued one
 
     async def handle(
@@ -131,32 +143,64 @@ class Dispatcher:
         if not self._is_new_user_text(message, replayed=replayed):
             return
         wait = self._affinity.defer_for(message.sender_id) if self._affinity else 0.0
-        if wait > 0:
-            task = asyncio.create_task(self._admit_later(message, ts, replayed, wait))
-            self._deferred.add(task)
-            task.add_done_callback(self._deferred.discard)
+        # A live message queues behind the sender's waiting ones. A replayed one does not: it
+        # may be the older message they wait for (taken over from a replica that died).
+        if wait > 0 or (message.sender_id in self._waiting and not replayed):
+            self._later(message, ts, replayed, wait)
             return
         await self._admit(message, ts, replayed)
 
-    async def _admit_later(
+    def _later(
         self, message: IncomingMessage, ts: float | None, replayed: bool, wait: float
     ) -> None:
-        """Another live replica owns this sender: take the message only if it has not."""
+        """Admit the message after `wait` seconds, behind the sender's other waiting ones."""
+        sender = message.sender_id
+        task = asyncio.create_task(
+            self._admit_later(message, ts, replayed, wait, self._waiting.get(sender))
+        )
+        self._waiting[sender] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._waiting.get(sender) is done:
+                del self._waiting[sender]
+
+        task.add_done_callback(forget)
+
+    async def _admit_later(
+        self,
+        message: IncomingMessage,
+        ts: float | None,
+        replayed: bool,
+        wait: float,
+        before: asyncio.Task[None] | None,
+    ) -> None:
+        """Another live replica owns this sender, or has an older message of theirs in hand:
+        take this one only once that is settled, and only if nobody else has."""
         await asyncio.sleep(wait)
+        if before is not None:
+            await asyncio.wait([before])
         try:
-            await self._admit(message, ts, replayed)
+            while await self._admit(message, ts, replayed, waiting=True) is Claim.WAIT:
+                await asyncio.sleep(self._claim_retry)
         except Exception:
             log.exception("could not take over message %s", message.id)
 
-    async def _admit(self, message: IncomingMessage, ts: float | None, replayed: bool) -> None:
-        if self._ledger is not None and not await self._ledger.claim(message, ts):
-            return  # handled before a restart or a reconnect, still running, or elsewhere
+    async def _admit(
+        self, message: IncomingMessage, ts: float | None, replayed: bool, *, waiting: bool = False
+    ) -> Claim:
+        if self._ledger is not None:
+            verdict = await self._ledger.claim(message, ts)
+            if verdict is Claim.WAIT and not waiting:
+                self._later(message, ts, replayed, self._claim_retry)
+            if verdict is not Claim.MINE:
+                return verdict  # handled, running, elsewhere, too old; or later
         queued = self._enqueued
         try:
             self._take(message, replayed=replayed)
         finally:
             if self._ledger is not None and self._enqueued == queued:
                 await self._finished(message)  # nothing to run (chatter, flood): handled anyway
+        return Claim.MINE
 
     def _take(self, message: IncomingMessage, *, replayed: bool = False) -> None:
         """Screen, parse and queue a new message, or a notice about it, or nothing."""
@@ -275,7 +319,7 @@ class Dispatcher:
     async def drain(self) -> None:
         """Wait until every queued command has run (used on shutdown); messages left to
         other replicas are dropped (whoever owns them handles them)."""
-        for task in list(self._deferred):
+        for task in list(self._waiting.values()):
             task.cancel()
         while self._lanes:
             workers = [lane.worker for lane in self._lanes.values() if lane.worker is not None]

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from bot.dispatch import Claim
 from bot.message import IncomingMessage
 from bot.store import Store
 
@@ -44,6 +45,7 @@ MARK_SLACK_MS: Final = 30_000.0
 # Ids outlive the window by this much, for clocks that disagree a little.
 KEEP_EXTRA_SECONDS: Final = 3600.0
 PRUNE_EVERY: Final = 500  # finished messages between two prunes
+BLOCK_LEASES: Final = 3  # leases an expired claim still keeps its sender's next messages waiting
 
 
 class HandledMessages:
@@ -78,41 +80,74 @@ class HandledMessages:
         """True when a message of server time `ts` (epoch ms) is older than the window."""
         return ts is not None and ts < (self._clock() - self.window) * 1000
 
-    async def claim(self, message: IncomingMessage, ts: float | None) -> bool:
-        """True when this process is to handle the message: it is not finished, not in flight
-        here, not too old, and (with replicas) no live replica claimed it first."""
+    async def claim(self, message: IncomingMessage, ts: float | None) -> Claim:
+        """MINE when this process is to handle the message: it is not finished, not in flight
+        here, not too old, and (with replicas) no live replica claimed it first. With
+        replicas, WAIT while an older message of the same sender is unfinished elsewhere, so
+        that one person's commands run in the order sent even when a replica dies."""
         if message.id in self._in_flight.get(message.room_id, {}):
-            return False
+            return Claim.TAKEN
         if self.too_old(ts):
             log.info("not acting on message %s: older than the catch-up window", message.id)
-            return False
+            return Claim.TAKEN
         if self.claims_in_database:
-            if not await self._claim_in_database(message, ts):
-                return False
+            verdict = await self._claim_in_database(message, ts)
+            if verdict is not Claim.MINE:
+                return verdict
         else:
             async with self._store.reading() as db:
                 if await db.fetchone(
                     "SELECT 1 FROM handled_messages WHERE message_id = ?", (message.id,)
                 ):
-                    return False
+                    return Claim.TAKEN
         self._in_flight.setdefault(message.room_id, {})[message.id] = ts
-        return True
+        return Claim.MINE
 
-    async def _claim_in_database(self, message: IncomingMessage, ts: float | None) -> bool:
-        now = self._clock()
+    async def _claim_in_database(self, message: IncomingMessage, ts: float | None) -> Claim:
+        now, when = self._clock(), ts or 0.0
         async with self._store.transaction() as db:
             won = await db.fetchone(
-                "INSERT INTO handled_messages"
-                " (message_id, room_id, ts, handled_at, claimed_by, lease_until)"
-                " VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO handled_messages (message_id, room_id, sender_id, ts, handled_at,"
+                " claimed_by, lease_until)"
+                " SELECT ?, ?, ?, CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), ?,"
+                " CAST(? AS DOUBLE PRECISION)"
+                " WHERE NOT EXISTS (SELECT 1 FROM handled_messages AS older"
+                " WHERE older.sender_id = ? AND older.claimed_by IS NOT NULL"
+                " AND older.claimed_by <> ? AND older.ts < ? AND older.message_id <> ?"
+                " AND older.lease_until >= ?)"
                 " ON CONFLICT(message_id) DO UPDATE SET claimed_by = excluded.claimed_by,"
-                " lease_until = excluded.lease_until, handled_at = excluded.handled_at"
+                " lease_until = excluded.lease_until, handled_at = excluded.handled_at,"
+                " sender_id = excluded.sender_id"
                 " WHERE handled_messages.claimed_by IS NOT NULL"
                 " AND handled_messages.lease_until < ?"
                 " RETURNING message_id",
-                (message.id, message.room_id, ts or 0.0, now, self.owner, now + self.lease, now),
+                (
+                    message.id,
+                    message.room_id,
+                    message.sender_id,
+                    when,
+                    now,
+                    self.owner,
+                    now + self.lease,
+                    message.sender_id,
+                    self.owner,
+                    when,
+                    message.id,
+                    # A stopped replica's claim holds the sender's later messages back only
+                    # for a while: long enough to be taken over, not forever if it never is.
+                    now - BLOCK_LEASES * self.lease,
+                    now,
+                ),
             )
-        return won is not None
+            if won is not None:
+                return Claim.MINE
+            row = await db.fetchone(
+                "SELECT claimed_by, lease_until FROM handled_messages WHERE message_id = ?",
+                (message.id,),
+            )
+        if row is not None and (row[0] is None or float(row[1]) >= now):
+            return Claim.TAKEN  # finished, or in a live replica's hands
+        return Claim.WAIT  # an older message of the sender comes first
 
     async def finished(self, message: IncomingMessage) -> None:
         """Record the message as handled and move its room's mark, in one transaction."""
@@ -181,7 +216,13 @@ class HandledMessages:
         replica that stopped was working on, to be read again and taken over."""
         if not self.claims_in_database:
             return {}
-        async with self._store.reading() as db:
+        async with self._store.transaction() as db:
+            # Claims too old to act on are given up: nobody may take them over any more.
+            await db.execute(
+                "UPDATE handled_messages SET claimed_by = NULL, lease_until = NULL"
+                " WHERE claimed_by IS NOT NULL AND lease_until < ? AND ts < ?",
+                (self._clock(), (self._clock() - self.window) * 1000),
+            )
             rows = await db.fetchall(
                 "SELECT room_id, MIN(ts) FROM handled_messages"
                 " WHERE claimed_by IS NOT NULL AND lease_until < ? GROUP BY room_id",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+# The characters of Meteor's ids (Random.id()): message ids the bot makes use them too.
+ID_ALPHABET: Final = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 class RoomType(StrEnum):
@@ -31,3 +36,11 @@ class IncomingMessage:
     @property
     def is_direct(self) -> bool:
         return self.room_type is RoomType.DIRECT
+
+
+def reply_id(message_id: str, text: str) -> str:
+    """The id of the bot's reply `text` to message `message_id`: the same every time, so that
+    when a command runs again (a replica or a process died after answering but before noting
+    the message as handled) the server saves the repeated answer only once."""
+    digest = hashlib.blake2b(f"{message_id}\x00{text}".encode(), digest_size=17).digest()
+    return "".join(ID_ALPHABET[byte % len(ID_ALPHABET)] for byte in digest)

@@ -672,6 +672,11 @@ class ProfileService:
         """Send the fields of `after` that differ from `profile`, then record the change.
 
         Returns field → (before, after) for what was sent. `deadline` makes it temporary.
+
+        A command's audit entry is written ahead, pending, keyed by its message id. If the
+        command runs again (its replica or process stopped before it was recorded as handled)
+        and finds its change already made, that entry says what it replaced: the change is
+        settled and answered as the first run would have, not reported as "already" so.
         """
         before = profile.values()
         changes = {
@@ -679,6 +684,25 @@ class ProfileService:
             for key, value in after.items()
             if before.get(key, "") != value
         }
+        message_id = actor.message_id if isinstance(actor, CommandContext) else None
+        books = self._books
+        if books is not None and message_id is not None:
+            earlier = await books.store.intended(message_id)
+            if earlier is not None and not changes:
+                made = {str(i["field"]): (str(i["old"]), str(i["new"])) for i in earlier}
+                if made and all(after.get(key) == new for key, (_, new) in made.items()):
+                    before = {**before, **{key: old for key, (old, _) in made.items()}}
+                    await self._record(actor, before, after, made, cause, deadline)
+                    return made
+            if changes:
+                await books.store.intend(
+                    message_id,
+                    at=self.wall_clock.now(),
+                    user_id=actor.sender_id,
+                    username=actor.sender_username,
+                    changes=books.audit.items(changes),
+                    cause=str(cause),
+                )
         if changes:
             data: dict[str, Any] = {}
             for key, (_, value) in changes.items():
@@ -709,18 +733,26 @@ class ProfileService:
         if books is None:
             return
         user_id, username = actor.sender_id, actor.sender_username
-        if changes:
-            await books.audit.record(
-                user_id=user_id, username=username, changes=changes, cause=str(cause)
-            )
-            if cause.kind == "undo":
-                await books.store.delete_undo_point(user_id)
-            elif cause.kind != "expiry":
-                point = UndoPoint(user_id, dict(changes), str(cause), self.wall_clock.now())
-                await books.store.put_undo_point(point)
+        now = self.wall_clock.now()
         groups = sorted({group_of(key) for key in after})
+        undo = None
+        if changes and cause.kind not in ("undo", "expiry"):
+            undo = UndoPoint(user_id, dict(changes), str(cause), now)
+        # Audit entry, undo point and cancelled reverts: one transaction.
+        await books.store.settle(
+            user_id=user_id,
+            username=username,
+            at=now,
+            changes=books.audit.items(changes) if changes else None,
+            cause=str(cause),
+            message_id=actor.message_id if isinstance(actor, CommandContext) else None,
+            undo=undo,
+            drop_undo=bool(changes) and cause.kind == "undo",
+            cancel_reverts=groups if deadline is None else (),
+        )
+        if changes:
+            log.info("audit: %s changed %s of %s", cause, ", ".join(changes), user_id)
         if deadline is None:
-            await books.reverts.cancel(user_id, groups)
             return
         for group in groups:
             await self._schedule_revert(actor, group, before, after, changes, cause, deadline)

@@ -35,7 +35,7 @@ from rocketchat_async.methods import RealtimeRequest
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from bot.errors import AuthError, RateLimited, ServerError
-from bot.message import IncomingMessage, RoomType
+from bot.message import ID_ALPHABET, IncomingMessage, RoomType
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ HISTORY_PAGE: Final = 100
 HISTORY_MAX_PAGES: Final = 50  # per room and catch-up: at most 5,000 missed messages
 # Meteor's DDPRateLimiter says too-many-requests; Rocket.Chat's own limits error-too-many-….
 RATE_LIMIT_ERRORS: Final = frozenset({"too-many-requests", "error-too-many-requests"})
-_ID_ALPHABET: Final = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 FRAME_LIMIT: Final = 2**20  # the websockets client's max_size: bigger frames close the socket
 
 
@@ -140,7 +139,7 @@ def server_time(value: Any) -> float | None:
 def new_message_id() -> str:
     """A Meteor-style id (17 characters) for a message the bot sends: the server saves a message
     with a given `_id` only once, so sending it again after a lost answer is safe."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(17))
 
 
 @dataclass(frozen=True)
@@ -385,9 +384,21 @@ class RealtimeConnection:
             )
         return reply.get("result")
 
-    async def send_message(self, room_id: str, text: str, *, thread_id: str | None = None) -> None:
-        """Post `text` to a room (in a thread when `thread_id` is given), exactly once."""
-        message: dict[str, Any] = {"_id": new_message_id(), "rid": room_id, "msg": text}
+    async def send_message(
+        self,
+        room_id: str,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        """Post `text` to a room (in a thread when `thread_id` is given), exactly once; with a
+        `message_id` (see `reply_id`), once even if sent again later."""
+        message: dict[str, Any] = {
+            "_id": message_id or new_message_id(),
+            "rid": room_id,
+            "msg": text,
+        }
         if thread_id:
             message["tmid"] = thread_id
         await self.call("sendMessage", message, retry=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Final, Literal, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 Row = Sequence[Any]
 Dialect = Literal["sqlite", "postgresql"]
@@ -75,13 +75,26 @@ def is_postgres_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
+SECRET_PARAMETERS: Final = frozenset({"password", "sslpassword"})
+
+
 def redact_url(location: str) -> str:
-    """`location` with any password replaced by ***, for messages and logs."""
+    """`location` with any password (in the user part or the query) replaced by ***, for
+    messages and logs; a URL too malformed to take apart is hidden whole."""
     if not is_postgres_url(location):
         return location
-    parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    userinfo = f"{parts.username or ''}:***@"
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, userinfo + host, parts.path, parts.query, parts.fragment))
+    try:
+        parts = urlsplit(location)
+        password = parts.password
+    except ValueError:
+        return f"{location.split(':', 1)[0]}://*** (malformed)"
+    netloc = parts.netloc
+    if password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc.rsplit('@', 1)[-1]}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(key.lower() in SECRET_PARAMETERS for key, _ in pairs):
+            shown = [(k, "***" if k.lower() in SECRET_PARAMETERS else v) for k, v in pairs]
+            query = urlencode(shown, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -83,9 +83,10 @@ class PostgresDatabase:
                 f"{describe_key('db')}: cannot connect to {shown}: {reason}; check that the "
                 "server runs, the database exists and the user may log in"
             ) from None
-        except ValueError as exc:  # a malformed URL
+        except (ValueError, OverflowError) as exc:  # a malformed URL, a port out of range
+            reason = str(exc).replace(url, shown)
             raise ConfigError(
-                f"{describe_key('db')}: {shown} is not a usable URL: {exc}"
+                f"{describe_key('db')}: {shown} is not a usable URL: {reason}"
             ) from None
         return cls(pool, shown)
 

@@ -129,14 +129,19 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ),
     ),
     # Replicas (bot/replicas.py): a handled_messages row with claimed_by set is a message a
-    # replica is working on until lease_until (epoch s); NULL means finished. Leases name the
+    # replica is working on until lease_until (epoch s); NULL means finished; sender_id keeps
+    # one person's messages in order across replicas (bot/handled.py). Leases name the
     # one replica that runs something (the scheduler); replicas is who is alive; a pending
     # revert or rule firing is claimed the same way before it runs.
     Migration(
-        "replicas: message claims, leases, heartbeats, revert and rule-firing claims",
+        "replicas: message claims, leases, heartbeats, revert and rule-firing claims, "
+        "write-ahead audit entries",
         (
             "ALTER TABLE handled_messages ADD COLUMN claimed_by TEXT",
             "ALTER TABLE handled_messages ADD COLUMN lease_until {REAL}",
+            "ALTER TABLE handled_messages ADD COLUMN sender_id TEXT",
+            """CREATE INDEX handled_messages_by_sender ON handled_messages (sender_id, ts)
+                WHERE claimed_by IS NOT NULL""",
             """CREATE INDEX handled_messages_claims ON handled_messages (lease_until)
                 WHERE claimed_by IS NOT NULL""",
             """CREATE TABLE leases (
@@ -152,6 +157,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
             "ALTER TABLE pending_reverts ADD COLUMN claimed_by TEXT",
             "ALTER TABLE pending_reverts ADD COLUMN claim_until {REAL}",
+            # A command's audit entry is written before its change goes out (pending = 1) and
+            # settled after: a replica taking the command over finds what the first one did.
+            "ALTER TABLE audit_log ADD COLUMN message_id TEXT",
+            "ALTER TABLE audit_log ADD COLUMN pending INTEGER NOT NULL DEFAULT 0",
+            "CREATE UNIQUE INDEX audit_log_by_message ON audit_log (message_id)",
             """CREATE TABLE rule_firings (
                 rule TEXT NOT NULL,
                 due_at TEXT NOT NULL,

@@ -54,7 +54,7 @@ def test_toml_file_gives_settings_with_defaults(
     assert settings.password is not None
     assert settings.password.get_secret_value() == "hunter2-hunter2"
     assert settings.secret_key.get_secret_value() == key
-    assert settings.db == Path("rcbot.db")
+    assert settings.db == "rcbot.db"
     assert settings.prefixes == ["/", "!"]
     assert settings.aliases == {}
     assert settings.max_concurrent_commands == 32
@@ -99,7 +99,7 @@ def test_no_file_is_needed_when_the_environment_gives_everything(
     assert settings.username is None
     assert not settings.uses_password_login
     assert settings.secret_key.get_secret_value() == key
-    assert settings.db == Path("/var/lib/rcbot/bot.db")
+    assert settings.db == "/var/lib/rcbot/bot.db"
 
 
 def test_lists_and_tables_come_from_the_environment_in_friendly_forms(

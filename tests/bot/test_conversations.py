@@ -49,7 +49,14 @@ class FakeChat:
         self.sent: list[tuple[str, str]] = []
         self.on_send: Any = None
 
-    async def send_message(self, room_id: str, text: str, *, thread_id: str | None = None) -> None:
+    async def send_message(
+        self,
+        room_id: str,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
         if self.on_send is not None:
             await self.on_send(room_id, text)
         self.sent.append((room_id, text))

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.app import reconnect_delay
 from bot.crypto import generate_key
+from bot.dispatch import Claim
 from bot.handled import MARK_SLACK_MS, HandledMessages
 from bot.message import IncomingMessage, RoomType
 from bot.rest import Credentials, RestClient
@@ -63,14 +64,14 @@ async def test_a_finished_message_is_not_new_even_after_a_restart(
         handled = HandledMessages(store, window=HOUR, clock=clock)
         await handled.start()
         first = message("m1")
-        assert await handled.claim(first, ms(5))
-        assert not await handled.claim(first, ms(5))  # in flight
+        assert await handled.claim(first, ms(5)) is Claim.MINE
+        assert await handled.claim(first, ms(5)) is Claim.TAKEN  # in flight
         await handled.finished(first)
-        assert not await handled.claim(first, ms(5))
+        assert await handled.claim(first, ms(5)) is Claim.TAKEN
     async with await Store.open(path, secret_key=key) as store:
         again = HandledMessages(store, window=HOUR, clock=clock)
-        assert not await again.claim(first, ms(5))
-        assert await again.claim(message("m2"), ms(4))
+        assert await again.claim(first, ms(5)) is Claim.TAKEN
+        assert await again.claim(message("m2"), ms(4)) is Claim.MINE
 
 
 async def test_a_message_older_than_the_window_is_not_acted_on(
@@ -79,9 +80,9 @@ async def test_a_message_older_than_the_window_is_not_acted_on(
     path, key = store_path
     async with await Store.open(path, secret_key=key) as store:
         handled = HandledMessages(store, window=HOUR, clock=Clock())
-        assert not await handled.claim(message("old"), ms(HOUR + 1))
-        assert await handled.claim(message("recent"), ms(HOUR - 1))
-        assert await handled.claim(message("no time"), None)
+        assert await handled.claim(message("old"), ms(HOUR + 1)) is Claim.TAKEN
+        assert await handled.claim(message("recent"), ms(HOUR - 1)) is Claim.MINE
+        assert await handled.claim(message("no time"), None) is Claim.MINE
 
 
 async def test_the_mark_never_passes_a_message_still_in_flight(
@@ -93,9 +94,9 @@ async def test_the_mark_never_passes_a_message_still_in_flight(
         handled = HandledMessages(store, window=HOUR, clock=clock)
         await handled.start()
         slow, fast, other_room = message("slow"), message("fast"), message("x", room="R2")
-        assert await handled.claim(slow, ms(30))
-        assert await handled.claim(fast, ms(20))
-        assert await handled.claim(other_room, ms(10))
+        assert await handled.claim(slow, ms(30)) is Claim.MINE
+        assert await handled.claim(fast, ms(20)) is Claim.MINE
+        assert await handled.claim(other_room, ms(10)) is Claim.MINE
         await handled.finished(fast)
         await handled.finished(other_room)
         since = await handled.since()
@@ -126,13 +127,13 @@ async def test_old_ids_are_pruned_and_recent_ones_kept(store_path: tuple[str, st
     async with await Store.open(path, secret_key=key) as store:
         handled = HandledMessages(store, window=HOUR, clock=clock)
         for name in ("a", "b"):
-            assert await handled.claim(message(name), ms(1))
+            assert await handled.claim(message(name), ms(1)) is Claim.MINE
             await handled.finished(message(name))
         clock.now += 2 * HOUR + 1
-        assert await handled.claim(message("c"), (clock.now - 1) * 1000)
+        assert await handled.claim(message("c"), (clock.now - 1) * 1000) is Claim.MINE
         await handled.finished(message("c"))
         assert await handled.prune() == 2
-        assert not await handled.claim(message("c"), (clock.now - 1) * 1000)
+        assert await handled.claim(message("c"), (clock.now - 1) * 1000) is Claim.TAKEN
 
 
 def test_reconnect_delay_doubles_from_the_first_up_to_the_cap_with_jitter() -> None:
