@@ -687,14 +687,14 @@ class ProfileService:
         message_id = actor.message_id if isinstance(actor, CommandContext) else None
         books = self._books
         if books is not None and message_id is not None:
-            earlier = await books.store.intended(message_id)
-            if earlier is not None and not changes:
+            if not changes:  # nothing to send: maybe because an earlier run of it sent it
+                earlier = await books.store.intended(message_id) or []
                 made = {str(i["field"]): (str(i["old"]), str(i["new"])) for i in earlier}
                 if made and all(after.get(key) == new for key, (_, new) in made.items()):
                     before = {**before, **{key: old for key, (old, _) in made.items()}}
                     await self._record(actor, before, after, made, cause, deadline)
                     return made
-            if changes:
+            else:
                 await books.store.intend(
                     message_id,
                     at=self.wall_clock.now(),

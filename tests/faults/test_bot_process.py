@@ -70,6 +70,35 @@ async def test_sigkill_mid_command_loses_nothing_and_repeats_no_answer(
     assert BOT_PASSWORD not in bot_process.text()
 
 
+async def test_a_change_that_landed_before_the_kill_is_settled_not_repeated(
+    fault_world: FaultWorld, bot_process: BotProcess
+) -> None:
+    alice = await fault_world.person("alice")
+    await alice.delegate()
+    await alice.ask("/nick Before", "Nickname set to “Before”")
+    # The server holds the update, the bot dies waiting, then the server applies it anyway
+    # (as Rocket.Chat does when a client goes away mid-request).
+    await fault_world.sandbox.inject(endpoint="users.updateOwnBasicInfo", delay=0.5)
+    await alice.tell("/nick After")
+    await fault_world.sandbox.wait_fired()
+    await bot_process.kill()
+    for _ in range(40):
+        if (await alice.profile()).get("nickname") == "After":
+            break
+        await asyncio.sleep(0.05)
+    assert (await alice.profile())["nickname"] == "After"  # landed while the bot was dead
+
+    await bot_process.start()
+    await alice.wait_for_each("Nickname set to “After”")
+    await settle()
+    answers = await alice.answers()
+    assert count(answers, "“After”") == 1, answers  # answered as done, not "already"
+    assert await bot_process.terminate() == 0
+    audit = rows(fault_world.db, "SELECT changes, pending FROM audit_log ORDER BY id")
+    assert audit[-1] == ('[{"field": "nickname", "old": "Before", "new": "After"}]', 0)
+    assert len(audit) == 2
+
+
 async def test_sigkill_with_a_conversation_pending_keeps_it(
     fault_world: FaultWorld, bot_process: BotProcess
 ) -> None:

@@ -4,7 +4,6 @@ reconnect backoff, server times, and the sandbox's fault endpoints."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
