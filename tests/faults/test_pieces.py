@@ -3,6 +3,7 @@ reconnect backoff, server times, and the sandbox's fault endpoints."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -237,3 +238,26 @@ async def test_faults_spoil_only_the_calls_they_match_then_disarm(sandbox: str) 
             assert reply.status == 200
         async with http.get(f"{sandbox}/sandbox/faults") as reply:
             assert (await reply.json())["faults"] == []
+
+
+async def test_messages_finishing_together_are_all_recorded_with_the_newest_mark(
+    store_path: tuple[str, str],
+) -> None:
+    path, key = store_path
+    clock = Clock()
+    async with await Store.open(path, secret_key=key) as store:
+        handled = HandledMessages(store, window=HOUR, clock=clock)
+        await handled.start()
+        batch = [message(f"m{index}") for index in range(50)]
+        for index, item in enumerate(batch):
+            assert await handled.claim(item, ms(100 - index)) is Claim.MINE
+        await asyncio.gather(*(handled.finished(item) for item in batch))
+        for item in batch:
+            assert await handled.claim(item, ms(1)) is Claim.TAKEN
+        since = await handled.since()
+        # Each mark was computed while the others were still in flight: it may stay back at
+        # the oldest of the batch, never beyond the newest (the ledger turns repeats away).
+        assert ms(100) - 1 - MARK_SLACK_MS <= since("R1") <= ms(100 - 49) - MARK_SLACK_MS
+    async with await Store.open(path, secret_key=key) as store:
+        again = HandledMessages(store, window=HOUR, clock=clock)
+        assert all([await again.claim(item, ms(1)) is Claim.TAKEN for item in batch])
