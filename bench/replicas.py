@@ -445,6 +445,7 @@ async def run_replica_phase(
     db_url = await create_database(admin_url, db_name)
     sandbox, url = await start_sandbox(f"sandbox-{suffix}", WORKSPACE_ENV, work)
     replicas: list[Replica] = []
+    waits: DatabaseWaits | None = None
     try:
         async with AsyncExitStack() as stack:
             http = await stack.enter_async_context(new_http_session())
@@ -472,8 +473,8 @@ async def run_replica_phase(
             db_cpu_before = server_cpu_seconds(postmaster) if postmaster else math.nan
             own_cpu_before = own_cpu_seconds()
             cpu_window_started = time.perf_counter()
-            waits = DatabaseWaits(db_url) if options.sample_db_waits else None
-            if waits is not None:
+            if options.sample_db_waits:
+                waits = DatabaseWaits(db_url)
                 await waits.start()
             await asyncio.gather(
                 *(
@@ -507,6 +508,8 @@ async def run_replica_phase(
             }
             database = await check_database(db_url, expected)
     finally:
+        if waits is not None:
+            await waits.stop()  # again, harmless: only to close its connection after a failure
         await _stop_all([r.child for r in replicas])
         await sandbox.stop()
         if not options.keep:

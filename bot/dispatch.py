@@ -60,10 +60,13 @@ class Claim(Enum):
 class MessageLedger(Protocol):
     """Remembers the messages handled, across restarts (bot.handled), so none runs twice."""
 
-    async def claim(self, message: IncomingMessage, ts: float | None) -> Claim:
+    async def claim(
+        self, message: IncomingMessage, ts: float | None, *, late: bool = False
+    ) -> Claim:
         """MINE when this process is now handling the message; TAKEN when it was handled, is
         being handled (here or by another replica), or is too old; WAIT while an older message
-        of the same sender is being handled by another replica."""
+        of the same sender is being handled by another replica. `late`: a second try, or a
+        message left to another replica first (it is probably taken)."""
         ...
 
     async def finished(self, message: IncomingMessage) -> None:
@@ -189,7 +192,7 @@ class Dispatcher:
         self, message: IncomingMessage, ts: float | None, replayed: bool, *, waiting: bool = False
     ) -> Claim:
         if self._ledger is not None:
-            verdict = await self._ledger.claim(message, ts)
+            verdict = await self._ledger.claim(message, ts, late=waiting)
             if verdict is Claim.WAIT and not waiting:
                 self._later(message, ts, replayed, self._claim_retry)
             if verdict is not Claim.MINE:

@@ -36,6 +36,13 @@ def _changed(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Released connections need no reset: the bot never leaves session state behind (no SET,
+    LISTEN, cursors or session advisory locks; transactions end in their own block), and the
+    default reset costs a round trip per transaction."""
+    return
+
+
 class PostgresConnection:
     """One pooled asyncpg connection, seen through the `Connection` interface."""
 
@@ -75,7 +82,7 @@ class PostgresDatabase:
         shown = redact_url(url)
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, timeout=CONNECT_TIMEOUT
+                url, min_size=1, max_size=pool_size, timeout=CONNECT_TIMEOUT, reset=_keep_session
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             reason = str(exc).replace(url, shown) or type(exc).__name__
