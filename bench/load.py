@@ -6,9 +6,10 @@ other's messages, users or garbage):
 1. **baseline**: `python -m bench.baseline` (bench/baseline.py) as its own process;
 2. **bot**: `python -m bot run` as its own process, with a fresh database (from `--bot-source`,
    so a fixed commit can be measured while the working tree changes);
-3. **footprint**: the bot started twice more, with its database seeded (straight through
-   `bot.store.Store.put_token`, fake tokens) with no tokens and with `--memory-tokens` tokens,
-   plus one real token of a probe user; its resident memory after the first command, and the
+3. **footprint**: the bot started three more times, with its database seeded (straight through
+   the bot's stores, bench/seed.py) with nothing, with `--memory-tokens` fake delegated tokens,
+   and with as many pending conversations (e-mail changes waiting for "yes"), each plus one
+   real token of a probe user; its resident memory after the first command, and the
    time from process start to the first `/nick` answered. The baseline's start-up is measured
    the same way (its first answer to any message).
 
@@ -106,11 +107,6 @@ TARGETS: Final = {
     "bytes_per_pending_conversation_max": 2048,
     "startup_seconds_max": 1.0,
 }
-PENDING_CONVERSATIONS_TODO: Final = (
-    "TODO(bench-pending-conversations): seed 10,000 pending conversations through the "
-    "conversation store (being built now) next to the 10,000 tokens, and report the bot's "
-    "resident memory per pending conversation against the 2 KB target."
-)
 
 # What an admin sets on the workspace for this benchmark (see the module docstring).
 WORKSPACE_ENV: Final = {
@@ -604,10 +600,17 @@ async def run_load_phase(
 
 
 async def seed_tokens(
-    db: Path, secret_key: str, probe: ChatUser, probe_token: str, fake: int, source: Path
+    db: Path,
+    secret_key: str,
+    probe: ChatUser,
+    probe_token: str,
+    fake: int,
+    source: Path,
+    conversations: int = 0,
 ) -> float:
-    """Store the probe's real token and `fake` made-up ones through Store.put_token (in a child,
-    with the bot's own source); returns the seconds it took."""
+    """Store the probe's real token, `fake` made-up ones and `conversations` pending
+    conversations through the bot's stores (in a child, with the bot's own source); returns the
+    seconds it took."""
     env = child_environment(
         {
             "PYTHONPATH": f"{source}{os.pathsep}{PROJECT_ROOT}",
@@ -623,6 +626,8 @@ async def seed_tokens(
         str(db),
         "--fake",
         str(fake),
+        "--conversations",
+        str(conversations),
         "--probe-user-id",
         probe.user_id,
         "--probe-username",
@@ -639,7 +644,8 @@ async def seed_tokens(
 
 
 async def run_footprint(options: Options, work: Path) -> dict[str, Any]:
-    """Start-up time and resident memory of the bot with 0 and N delegated tokens stored."""
+    """Start-up time and resident memory of the bot with nothing stored, with N delegated
+    tokens, and with N pending conversations."""
     sandbox, url = await start_sandbox("sandbox-footprint", WORKSPACE_ENV, work)
     runs: dict[str, Any] = {}
     try:
@@ -654,12 +660,16 @@ async def run_footprint(options: Options, work: Path) -> dict[str, Any]:
             probe = ChatUser(http, url, PROBE_NAME, USER_PASSWORD)
             await stack.enter_async_context(probe)
             token = await probe.create_personal_access_token("bench")
-            for fake in sorted({0, options.memory_tokens}):
-                db = work / f"bot-footprint-{fake}.db"
+            many = options.memory_tokens
+            variants = {"empty": (0, 0), "tokens": (many, 0), "conversations": (0, many)}
+            for label, (fake, conversations) in variants.items():
+                db = work / f"bot-footprint-{label}.db"
                 key = new_secret_key()
-                seeding = await seed_tokens(db, key, probe, token, fake, options.bot_source)
+                seeding = await seed_tokens(
+                    db, key, probe, token, fake, options.bot_source, conversations
+                )
                 child = await start_bot(
-                    url, db, key, work, f"bot-footprint-{fake}", options.bot_source
+                    url, db, key, work, f"bot-footprint-{label}", options.bot_source
                 )
                 try:
                     startup = await wait_until_answered(
@@ -669,8 +679,9 @@ async def run_footprint(options: Options, work: Path) -> dict[str, Any]:
                     memory = child.memory_kb()
                 finally:
                     await child.stop()
-                runs[str(fake)] = {
+                runs[label] = {
                     "fake_tokens": fake,
+                    "pending_conversations": conversations,
                     "seeding_s": round(seeding, 2),
                     "start_to_first_command_s": round(startup, 3),
                     "rss_kb": memory.get("VmRSS"),
@@ -687,20 +698,23 @@ async def run_footprint(options: Options, work: Path) -> dict[str, Any]:
                 await child.stop()
     finally:
         await sandbox.stop()
-    empty, full = runs["0"], runs[str(options.memory_tokens)]
-    per_user = (
-        (full["rss_kb"] - empty["rss_kb"]) * 1024 / options.memory_tokens
-        if options.memory_tokens
-        else None
-    )
+    many = options.memory_tokens
+
+    def per_item(label: str) -> float | None:
+        grown = runs[label]["rss_kb"] - runs["empty"]["rss_kb"]
+        return round(grown * 1024 / many, 1) if many else None
+
     return {
         "how": (
             "database seeded through bot.store.Store.put_token with fake tokens plus one real "
-            "token of a probe user; memory is VmRSS 0.3 s after the first /nick was answered"
+            "token of a probe user, or with pending e-mail changes through ConversationStore.put; "
+            "memory is VmRSS 0.3 s after the first /nick was answered"
         ),
         "runs": runs,
-        "delegated_users": options.memory_tokens,
-        "bytes_per_delegated_user": round(per_user, 1) if per_user is not None else None,
+        "delegated_users": many,
+        "bytes_per_delegated_user": per_item("tokens"),
+        "pending_conversations": many,
+        "bytes_per_pending_conversation": per_item("conversations"),
         "bot_start_to_first_command_s": max(r["start_to_first_command_s"] for r in runs.values()),
         "baseline_start_to_first_answer_s": round(baseline_startup, 3),
         "baseline_rss_kb": baseline_memory.get("VmRSS"),
@@ -772,7 +786,10 @@ def verdicts(report: dict[str, Any]) -> dict[str, bool | None]:
         "memory_per_delegated_user": at_most(
             footprint.get("bytes_per_delegated_user"), TARGETS["bytes_per_delegated_user_max"]
         ),
-        "memory_per_pending_conversation": None,
+        "memory_per_pending_conversation": at_most(
+            footprint.get("bytes_per_pending_conversation"),
+            TARGETS["bytes_per_pending_conversation_max"],
+        ),
         "startup": at_most(
             footprint.get("bot_start_to_first_command_s"), TARGETS["startup_seconds_max"]
         ),
@@ -853,15 +870,18 @@ def render(report: dict[str, Any]) -> str:
         lines.append("")
         for run in footprint["runs"].values():
             lines.append(
-                f"bot with {run['fake_tokens']:>6} fake tokens (+1 real): RSS {run['rss_kb']:,} "
-                f"KiB, start to first command {run['start_to_first_command_s']:.3f} s"
+                f"bot with {run['fake_tokens']:>6} fake tokens (+1 real), "
+                f"{run['pending_conversations']:>6} pending conversations: RSS "
+                f"{run['rss_kb']:,} KiB, start to first command "
+                f"{run['start_to_first_command_s']:.3f} s"
             )
         lines.append(
-            f"memory per delegated user: {_cell(footprint['bytes_per_delegated_user'])} bytes; "
+            f"memory per delegated user: {_cell(footprint['bytes_per_delegated_user'])} bytes, "
+            f"per pending conversation: {_cell(footprint['bytes_per_pending_conversation'])} "
+            "bytes; "
             f"baseline: start to first answer {footprint['baseline_start_to_first_answer_s']:.3f}"
             f" s, RSS {footprint['baseline_rss_kb']:,} KiB"
         )
-    lines.append(f"pending conversations: {report['pending_conversations']['todo']}")
     lines.append("")
     lines.append("targets: " + ", ".join(f"{k}={_cell(v)}" for k, v in report["verdicts"].items()))
     if "profile" in report:
@@ -895,7 +915,6 @@ async def run_benchmark(options: Options, work: Path) -> dict[str, Any]:
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
         "targets": TARGETS,
-        "pending_conversations": {"status": "TODO", "todo": PENDING_CONVERSATIONS_TODO},
     }
     rounds: list[dict[str, Any]] = []
     for number in range(1, options.rounds + 1):

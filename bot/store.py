@@ -250,8 +250,7 @@ class Store:
         """The user's token, or None if none is stored (or it cannot be decrypted).
 
         Rows are kept in memory as stored, still encrypted, after the first read: every command
-        needs its sender's token, and a database round trip through aiosqlite's thread costs
-        far more than the decryption (bench/RESULTS.md). Only on SQLite: with replicas, another
+        needs its sender's token (bench/RESULTS.md). Only on SQLite: with replicas, another
         process may change the row, so each read goes to the database.
         """
         cached = self._token_rows.get(user_id)

@@ -59,5 +59,12 @@ def test_tiny_benchmark_reports_every_figure_for_bot_and_baseline(tmp_path: Path
     assert footprint["bytes_per_delegated_user"] is not None
     assert footprint["bot_start_to_first_command_s"] > 0
     assert footprint["baseline_start_to_first_answer_s"] > 0
-    assert report["pending_conversations"]["status"] == "TODO"
-    assert set(report["verdicts"]) >= {"p50_ratio", "p99_ratio", "throughput_ratio", "startup"}
+    assert footprint["bytes_per_pending_conversation"] is not None
+    assert footprint["runs"]["conversations"]["pending_conversations"] == 20
+    assert set(report["verdicts"]) >= {
+        "p50_ratio",
+        "p99_ratio",
+        "throughput_ratio",
+        "startup",
+        "memory_per_pending_conversation",
+    }
