@@ -145,6 +145,9 @@ class DdpConnection:
         self.user_agent = request.headers.get("User-Agent", "")
         self.http_headers = {key.lower(): value for key, value in request.headers.items()}
         self.subs: dict[str, StreamSubscription] = {}
+        # (stream, event name) → subscriptions; rebuilt after any change to `subs`, so that an
+        # event costs each session a lookup, not a scan (hundreds of sessions under load).
+        self._subs_index: dict[tuple[str, str], list[StreamSubscription]] | None = None
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._closing = False
@@ -392,6 +395,7 @@ class DdpConnection:
             else:
                 self.subs.pop(sub.sub_id, None)
                 self.send({"msg": "nosub", "id": sub.sub_id, "error": failure})
+        self._subs_index = None
         if ready:
             self.send({"msg": "ready", "subs": ready})
 
@@ -420,6 +424,7 @@ class DdpConnection:
             self.send({"msg": "nosub", "id": sub_id, "error": failure})
             return
         self.subs[sub_id] = sub
+        self._subs_index = None
         if self._use_collection(params):
             self.send(
                 {
@@ -459,27 +464,31 @@ class DdpConnection:
     def _stop_subscription(self, sub_id: Any) -> None:
         if isinstance(sub_id, str):
             self.subs.pop(sub_id, None)
+            self._subs_index = None
         frame: dict[str, Any] = {"msg": "nosub"}
         if sub_id is not None:
             frame["id"] = sub_id
         self.send(frame)
 
     def _subs_for(self, stream: str, event_name: str) -> list[StreamSubscription]:
-        return [s for s in self.subs.values() if s.stream == stream and s.event_name == event_name]
+        index = self._subs_index
+        if index is None:
+            index = self._subs_index = {}
+            for sub in self.subs.values():
+                if isinstance(sub.event_name, str):
+                    index.setdefault((sub.stream, sub.event_name), []).append(sub)
+        return index.get((stream, event_name), [])
 
     # -- EventBus listener ------------------------------------------------------------------
 
     def on_message(self, message: dict[str, Any], room: dict[str, Any]) -> None:
         """stream-room-messages: `<rid>` gets [message]; `__my_messages__` gets [message, room info]."""
-        for sub in list(self.subs.values()):
-            if sub.stream != "room-messages":
-                continue
-            if sub.event_name == room["_id"]:
-                self._changed(sub, room["_id"], [message])
-            elif sub.event_name == streams.MY_MESSAGES:
-                extra = streams.my_messages_extra(self.state, room, sub.user_id)
-                if extra is not None:
-                    self._changed(sub, streams.MY_MESSAGES, [message, extra])
+        for sub in list(self._subs_for("room-messages", room["_id"])):
+            self._changed(sub, room["_id"], [message])
+        for sub in list(self._subs_for("room-messages", streams.MY_MESSAGES)):
+            extra = streams.my_messages_extra(self.state, room, sub.user_id)
+            if extra is not None:
+                self._changed(sub, streams.MY_MESSAGES, [message, extra])
 
     def on_notify_user(self, user_id: str, event: str, args: list[Any]) -> None:
         """stream-notify-user `<uid>/<event>`."""

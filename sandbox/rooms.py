@@ -39,7 +39,7 @@ def room_by_name(state: SandboxState, name: str) -> dict[str, Any] | None:
 
 def subscriptions_of_room(state: SandboxState, room_id: str) -> list[dict[str, Any]]:
     """Every subscription to the room."""
-    return [sub for sub in state.subscriptions.values() if sub["rid"] == room_id]
+    return state.subscriptions_of_room(room_id)
 
 
 def subscriptions_of_user(state: SandboxState, user_id: str) -> list[dict[str, Any]]:

@@ -140,6 +140,12 @@ class SandboxState:
     bus: EventBus = field(default_factory=EventBus)
     data_file: Path | None = None
     runtime: dict[str, Any] = field(default_factory=dict)  # rate-limiter buckets and the like
+    # Subscriptions by room, rebuilt when the collection grew (subscriptions are only ever
+    # added) or a cached one is no longer there: lookups per message stay O(1) with many users.
+    _by_room: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _by_room_size: int = field(default=-1, init=False, repr=False, compare=False)
 
     def clock(self) -> datetime:
         """This sandbox's "now": real UTC time plus `runtime["clock_offset"]` seconds.
@@ -208,7 +214,22 @@ class SandboxState:
         return None
 
     def subscription(self, room_id: str, user_id: str) -> dict[str, Any] | None:
-        for sub in self.subscriptions.values():
-            if sub["rid"] == room_id and sub["u"]["_id"] == user_id:
+        for sub in self.subscriptions_of_room(room_id):
+            if sub["u"]["_id"] == user_id:
                 return sub
         return None
+
+    def subscriptions_of_room(self, room_id: str) -> list[dict[str, Any]]:
+        """Every subscription to the room (from an index kept in step with the collection)."""
+        found = (
+            self._by_room.get(room_id, [])
+            if self._by_room_size == len(self.subscriptions)
+            else None
+        )
+        if found is None or any(self.subscriptions.get(sub["_id"]) is not sub for sub in found):
+            self._by_room = {}
+            for sub in self.subscriptions.values():
+                self._by_room.setdefault(sub["rid"], []).append(sub)
+            self._by_room_size = len(self.subscriptions)
+            found = self._by_room.get(room_id, [])
+        return list(found)
