@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 END: Final = "<end>"
 CANCEL_WORDS: Final = frozenset({"cancel", "no"})
 SWEEP_RETRY_SECONDS: Final = 5.0
+SHARED_RECHECK_SECONDS: Final = 30.0  # replicas: look for other replicas' expiries this often
 
 
 class ChatSender(Protocol):
@@ -199,6 +200,8 @@ class Conversations:
         prefix: str = "/",
     ) -> None:
         self._records = ConversationStore(store)
+        # With replicas, conversations started elsewhere only show up in the database.
+        self._recheck = SHARED_RECHECK_SECONDS if store.shared else None
         self._chat = chat
         self._clock = clock
         self.timeout = timeout
@@ -458,6 +461,8 @@ class Conversations:
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
             if deadline is not None:
                 waiters.append(asyncio.ensure_future(self._clock.sleep_until(deadline)))
+            if self._recheck is not None:
+                waiters.append(asyncio.ensure_future(asyncio.sleep(self._recheck)))
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:

@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 
 from bot.automation_store import to_text
+from tests.e2e.conftest import PASSWORD
 from tests.faults.conftest import BotProcess, FaultWorld, Talker, count, settle
 
 REPLICAS = 3
@@ -29,6 +30,7 @@ LEASE = 2.0  # seconds: a killed replica's work moves on this fast
 PEOPLE = 9
 COMMANDS_EACH = 6
 TAKE_OVER_WAIT = 30.0
+NEW_PASSWORD = "Replica-Pass-2026!"
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -190,3 +192,25 @@ async def test_pending_reverts_fire_once_after_the_scheduler_replica_is_killed(
     for talker in talkers:
         answers = await talker.answers()
         assert count(answers, "Status set to away") == 1
+
+
+async def test_password_changes_stay_with_the_replica_that_holds_the_new_password(
+    fault_world: FaultWorld, replicas: list[Replica]
+) -> None:
+    """The new password is held in memory only, between "once more" and the current password:
+    every answer of one person must reach the same replica, or it would be asked again."""
+    talkers = await people(fault_world, 6)
+
+    async def change(talker: Talker) -> None:
+        await talker.ask("/password", "new password")
+        await talker.ask(NEW_PASSWORD, "once more")
+        await talker.ask(NEW_PASSWORD, "current password")
+        await talker.tell(PASSWORD)  # the change ends this login: read the answer afterwards
+
+    await asyncio.gather(*(change(talker) for talker in talkers))
+    for talker in talkers:
+        async with Talker(fault_world.sandbox, talker.username, NEW_PASSWORD) as again:
+            answers = await again.wait_for(lambda got: any("Done" in a for a in got))
+        assert count(answers, "Done") == 1, answers
+        lost = ("new password again", "no longer have your new password")
+        assert not any(text in answer for answer in answers for text in lost), answers
