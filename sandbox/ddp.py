@@ -395,7 +395,7 @@ class DdpConnection:
             else:
                 self.subs.pop(sub.sub_id, None)
                 self.send({"msg": "nosub", "id": sub.sub_id, "error": failure})
-        self._subs_index = None
+        self._subs_changed()
         if ready:
             self.send({"msg": "ready", "subs": ready})
 
@@ -424,7 +424,7 @@ class DdpConnection:
             self.send({"msg": "nosub", "id": sub_id, "error": failure})
             return
         self.subs[sub_id] = sub
-        self._subs_index = None
+        self._subs_changed()
         if self._use_collection(params):
             self.send(
                 {
@@ -464,11 +464,19 @@ class DdpConnection:
     def _stop_subscription(self, sub_id: Any) -> None:
         if isinstance(sub_id, str):
             self.subs.pop(sub_id, None)
-            self._subs_index = None
+            self._subs_changed()
         frame: dict[str, Any] = {"msg": "nosub"}
         if sub_id is not None:
             frame["id"] = sub_id
         self.send(frame)
+
+    def _subs_changed(self) -> None:
+        """Rebuild the lookup of this session's subscriptions, and tell the bus."""
+        self._subs_index = None
+        self.state.bus.interested(
+            self,
+            {(s.stream, s.event_name) for s in self.subs.values() if isinstance(s.event_name, str)},
+        )
 
     def _subs_for(self, stream: str, event_name: str) -> list[StreamSubscription]:
         index = self._subs_index
@@ -531,6 +539,7 @@ class DdpConnection:
                     self.send_error("Bad request")
         finally:
             self.state.bus.listeners.discard(self)
+            self.state.bus.interested(self, ())
             if self.user_id:
                 presence.session_logged_out(self.state, self.user_id)
                 self.user_id = None

@@ -13,6 +13,7 @@ import os
 import secrets
 import sqlite3
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,26 +103,53 @@ class EventBus:
     """Fans realtime events out to the connected DDP sessions."""
 
     listeners: set[Any] = field(default_factory=set)
+    # (stream, event name) → the listeners subscribed to it, so an event reaches its
+    # subscribers without asking every connected session (hundreds of them under load).
+    _interest: dict[tuple[str, str], set[Any]] = field(default_factory=dict)
+    _keys: dict[int, frozenset[tuple[str, str]]] = field(default_factory=dict)
+
+    def interested(self, listener: Any, keys: Iterable[tuple[str, str]]) -> None:
+        """`listener` now subscribes to exactly these (stream, event name) pairs."""
+        wanted = frozenset(keys)
+        before = self._keys.pop(id(listener), frozenset())
+        for key in before - wanted:
+            targets = self._interest.get(key)
+            if targets is not None:
+                targets.discard(listener)
+                if not targets:
+                    del self._interest[key]
+        for key in wanted - before:
+            self._interest.setdefault(key, set()).add(listener)
+        if wanted:
+            self._keys[id(listener)] = wanted
+
+    def _targets(self, *keys: tuple[str, str]) -> list[Any]:
+        found: list[Any] = []
+        for key in keys:
+            found.extend(self._interest.get(key, ()))
+        return [listener for listener in dict.fromkeys(found) if listener in self.listeners]
 
     def message(self, message: dict[str, Any], room: dict[str, Any]) -> None:
         """A message was inserted or updated (stream-room-messages)."""
-        for listener in list(self.listeners):
+        for listener in self._targets(
+            ("room-messages", room["_id"]), ("room-messages", "__my_messages__")
+        ):
             listener.on_message(message, room)
 
     def notify_user(self, user_id: str, event: str, args: list[Any]) -> None:
         """stream-notify-user `<uid>/<event>`."""
-        for listener in list(self.listeners):
+        for listener in self._targets(("notify-user", f"{user_id}/{event}")):
             listener.on_notify_user(user_id, event, args)
 
     def notify_room(self, room_id: str, event: str, args: list[Any], origin: Any = None) -> None:
         """stream-notify-room `<rid>/<event>`; `origin` (a DDP session) does not get its own
         event back, as the streamer's retransmitToSelf=false says."""
-        for listener in list(self.listeners):
+        for listener in self._targets(("notify-room", f"{room_id}/{event}")):
             listener.on_notify_room(room_id, event, args, origin)
 
     def notify_logged(self, event: str, args: list[Any]) -> None:
         """stream-notify-logged `<event>`."""
-        for listener in list(self.listeners):
+        for listener in self._targets(("notify-logged", event)):
             listener.on_notify_logged(event, args)
 
 
