@@ -10,13 +10,12 @@ the room's `lastMessage` (`rooms-changed`).
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from typing import Any
 
 from sandbox import markdown, permissions, rooms
 from sandbox.errors import MatchError, MeteorError, PlainError
-from sandbox.state import SandboxState, from_ms, now, random_id, to_ms
+from sandbox.state import SandboxState, clone, from_ms, now, random_id, to_ms
 
 # meteor/check patterns of validateMessage (objectMaybeIncluding): field -> accepted type.
 _STRING_FIELDS = ("_id", "msg", "text", "alias", "emoji", "tmid", "avatar")
@@ -356,7 +355,7 @@ def _after_save(
     if not message.get("tmid") or message.get("tshow"):
         room["lm"] = message["ts"]
         if setting(state, "Store_Last_Message", True):
-            room["lastMessage"] = copy.deepcopy(message)
+            room["lastMessage"] = clone(message)
     rooms.touch(room)
     rooms.notify_room_changed(state, room)
 
@@ -537,7 +536,7 @@ def publish_update(state: SandboxState, message: dict[str, Any]) -> None:
         return
     last = room.get("lastMessage")
     if isinstance(last, dict) and last.get("_id") == message["_id"]:
-        room["lastMessage"] = copy.deepcopy(message)
+        room["lastMessage"] = clone(message)
     state.bus.message(message, room)
 
 
@@ -722,7 +721,7 @@ def delete_message(state: SandboxState, message: dict[str, Any], user: dict[str,
         if previous is None:
             room.pop("lastMessage", None)
         else:
-            room["lastMessage"] = copy.deepcopy(previous)
+            room["lastMessage"] = clone(previous)
     room["msgs"] = int(room.get("msgs", 0)) - 1
     rooms.touch(room)
     rooms.notify_room_changed(state, room)

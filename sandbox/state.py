@@ -98,6 +98,18 @@ class EventListener(Protocol):
     def on_notify_logged(self, event: str, args: list[Any]) -> None: ...
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON-like document (dicts, lists, tuples; everything else is immutable
+    here: strings, numbers, datetimes): what `copy.deepcopy` gives, several times faster."""
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(clone(item) for item in value)
+    return value
+
+
 @dataclass
 class EventBus:
     """Fans realtime events out to the connected DDP sessions."""

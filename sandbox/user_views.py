@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from sandbox import permissions
 from sandbox.settings_defaults import PREFERENCES_PREFIX
-from sandbox.state import SandboxState
+from sandbox.state import SandboxState, clone
 
 # getBaseUserFields(): what `me` and the login response read from the user document.
 BASE_USER_FIELDS = (
@@ -101,12 +100,12 @@ _FULL_INFO_FIELDS = (
 
 def pick(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     """A deep copy of the listed top-level fields that the document has."""
-    return {key: copy.deepcopy(doc[key]) for key in fields if key in doc}
+    return {key: clone(doc[key]) for key in fields if key in doc}
 
 
 def omit(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     """A deep copy without the listed top-level fields."""
-    return {key: copy.deepcopy(value) for key, value in doc.items() if key not in fields}
+    return {key: clone(value) for key, value in doc.items() if key not in fields}
 
 
 def user_projection_for(
@@ -126,7 +125,7 @@ def _preferences(state: SandboxState, user: dict[str, Any]) -> dict[str, Any]:
         if key.startswith(PREFERENCES_PREFIX)
     }
     own = (user.get("settings") or {}).get("preferences") or {}
-    return {**defaults, **copy.deepcopy(own)}
+    return {**defaults, **clone(own)}
 
 
 def user_info(state: SandboxState, user: dict[str, Any], base_url: str) -> dict[str, Any]:
@@ -160,7 +159,7 @@ def user_info(state: SandboxState, user: dict[str, Any], base_url: str) -> dict[
         reduced: dict[str, Any] = {}
         for name in ("github", "gitlab"):
             if name in services:
-                reduced[name] = copy.deepcopy(services[name])
+                reduced[name] = clone(services[name])
         if services.get("email2fa", {}).get("enabled"):
             reduced["email2fa"] = {"enabled": True}
         if services.get("totp", {}).get("enabled"):
@@ -200,9 +199,9 @@ def full_user_data(
     if custom and isinstance(user.get("customFields"), dict):
         values = {k: v for k, v in user["customFields"].items() if k in custom}
         if values:
-            shown["customFields"] = copy.deepcopy(values)
+            shown["customFields"] = clone(values)
     if myself and "services" in user:
-        services = copy.deepcopy(user["services"])
+        services = clone(user["services"])
         if services.get("password"):
             services["password"] = True
         shown["services"] = services

@@ -7,7 +7,6 @@ createDirectMessage, getChannelHistory, deleteMessageValidatingPermission).
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,7 +17,7 @@ from sandbox.api import ApiRequest, route, success
 from sandbox.check import Maybe, check
 from sandbox.endpoints.ddp_rooms import create_direct_message, subscriptions_for
 from sandbox.errors import Failure, MeteorError, PlainError, RawResponse
-from sandbox.state import SandboxState, now, to_ms
+from sandbox.state import SandboxState, clone, now, to_ms
 from sandbox.validation import compile_schema
 
 Validator = Callable[[Any], None]
@@ -39,7 +38,7 @@ def one_of(*branches: Validator) -> Validator:
         messages: list[str] = []
         passed: list[Any] = []
         for branch in branches:
-            trial = copy.deepcopy(data)
+            trial = clone(data)
             try:
                 branch(trial)
             except MeteorError as exc:
@@ -375,7 +374,7 @@ async def chat_delete(req: ApiRequest) -> dict[str, Any]:
     user_id = found["u"]["_id"] if body.get("asUser") else req.user_id
     if state.users.get(user_id) is None:
         raise Failure("User not found")
-    summary = {"_id": found["_id"], "rid": found["rid"], "u": copy.deepcopy(found["u"])}
+    summary = {"_id": found["_id"], "rid": found["rid"], "u": clone(found["u"])}
     messaging.delete_message_validating_permission(state, found["_id"], user_id)
     return success({"_id": found["_id"], "ts": str(to_ms(now())), "message": summary})
 
@@ -402,7 +401,7 @@ async def chat_update(req: ApiRequest) -> dict[str, Any]:
     if body["roomId"] != found.get("rid"):
         raise Failure("The room id provided does not match where the message is from.")
     messaging.update_message(state, found, req.user_id, body["text"])
-    return success({"message": copy.deepcopy(found)})
+    return success({"message": clone(found)})
 
 
 # -- im.* / dm.* ---------------------------------------------------------------------------------
