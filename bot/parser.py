@@ -31,6 +31,7 @@ from bot.errors import UsageError
 WHITESPACE: Final = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
 # Phones turn " into “ and ”; treat them as plain double quotes when splitting words.
 _SMART_QUOTES: Final = str.maketrans({"“": '"', "”": '"', "„": '"'})
+_QUOTING: Final = frozenset("\"'\\“”„")
 # A command name: letters, digits, "_" and "-", starting with a letter or digit; at most 64 chars.
 NAME_PATTERN: Final = re.compile(r"[^\W_][\w-]{0,63}")
 _FIRST_WORD: Final = re.compile(rf"([^{re.escape(WHITESPACE)}]+)(.*)", re.DOTALL)
@@ -126,8 +127,16 @@ def _quote_problem(text: str) -> str:
     return "The quotes in your command are not balanced; every opening quote needs a closing one."
 
 
+def _plain(text: str) -> bool:
+    """True when `text` has nothing shlex would treat specially: then str.split() (which splits
+    on the same whitespace) gives the same words, several times faster."""
+    return not any(character in _QUOTING for character in text)
+
+
 def split_words(text: str) -> list[str]:
     """Split `text` into shell-quoted words; unbalanced quotes raise a UsageError saying so."""
+    if _plain(text):
+        return text.split()
     try:
         return list(_lexer(text))
     except ValueError:
@@ -139,6 +148,18 @@ def take_words(text: str, count: int) -> tuple[list[str], str]:
 
     The rest is returned as written (not unquoted), stripped of surrounding whitespace.
     """
+    remaining = text.strip(WHITESPACE)
+    if not _plain(remaining):
+        return take_quoted_words(remaining, count)
+    if count <= 0:
+        return [], remaining
+    parts = remaining.split(maxsplit=count)
+    rest = parts[count] if len(parts) > count else ""
+    return parts[:count], rest.strip(WHITESPACE)
+
+
+def take_quoted_words(text: str, count: int) -> tuple[list[str], str]:
+    """`take_words` through shlex, for text with quotes or backslashes."""
     words: list[str] = []
     remaining = text.strip(WHITESPACE)
     while len(words) < count and remaining:

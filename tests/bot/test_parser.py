@@ -15,6 +15,7 @@ from bot.parser import (
     ParsedCommand,
     parse_command,
     split_words,
+    take_quoted_words,
     take_words,
     unquote_whole,
 )
@@ -259,3 +260,18 @@ def test_shell_quoted_words_come_back_unchanged(words: list[str]) -> None:
 def test_a_command_with_quoted_words_parses_back_to_them(words: list[str]) -> None:
     parsed = parse("/cmd " + shlex.join(words))
     assert parsed is not None and list(parsed.argv) == words and parsed.quote_error is None
+
+
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_characters="\"'\\“”„", blacklist_categories=("Cs",)),
+        max_size=60,
+    ),
+    st.integers(min_value=0, max_value=4),
+)
+def test_text_without_quoting_splits_as_shlex_would(text: str, count: int) -> None:
+    """The fast path for plain text (str.split) gives what the shlex path gives."""
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split, lexer.whitespace, lexer.commenters = True, WHITESPACE, ""
+    assert split_words(text) == list(lexer)
+    assert take_words(text, count) == take_quoted_words(text, count)
