@@ -38,7 +38,8 @@ from bot.replies import Replies
 log = logging.getLogger(__name__)
 
 SEEN_IDS_KEPT = 10_000
-CLAIM_RETRY_SECONDS = 0.25  # how often a message waiting behind another replica asks again
+CLAIM_RETRY_SECONDS = 0.25  # how soon a message waiting behind another replica asks again
+CLAIM_RETRY_MAX_SECONDS = 2.0  # ... backing off to this (also while the database is away)
 
 
 class MessageHook(Protocol):
@@ -182,9 +183,11 @@ class Dispatcher:
         await asyncio.sleep(wait)
         if before is not None:
             await asyncio.wait([before])
+        retry = self._claim_retry
         try:
             while await self._admit(message, ts, replayed, waiting=True) is Claim.WAIT:
-                await asyncio.sleep(self._claim_retry)
+                await asyncio.sleep(retry)
+                retry = min(retry * 1.5, CLAIM_RETRY_MAX_SECONDS)
         except Exception:
             log.exception("could not take over message %s", message.id)
 
@@ -192,7 +195,11 @@ class Dispatcher:
         self, message: IncomingMessage, ts: float | None, replayed: bool, *, waiting: bool = False
     ) -> Claim:
         if self._ledger is not None:
-            verdict = await self._ledger.claim(message, ts, late=waiting)
+            try:
+                verdict = await self._ledger.claim(message, ts, late=waiting)
+            except Exception as error:  # noqa: BLE001 - the database is away: keep the message
+                log.warning("cannot claim message %s yet (%s); trying again", message.id, error)
+                verdict = Claim.WAIT
             if verdict is Claim.WAIT and not waiting:
                 self._later(message, ts, replayed, self._claim_retry)
             if verdict is not Claim.MINE:

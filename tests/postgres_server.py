@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -176,6 +177,20 @@ class TemporaryPostgres:
                 break
         self.port = None
         raise self._fail("pg_ctl start", result)
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop the server at once (as a crash would), wait `down_for` seconds, and start it
+        again on the same port and data."""
+        result = self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data_dir))
+        if result.returncode != 0:
+            raise self._fail("pg_ctl stop", result)
+        time.sleep(down_for)
+        result = self._run(
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir),
+            "-l", str(self.log_file), "-o", f"-p {self.port}",
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise self._fail("pg_ctl start", result)
 
     def stop(self) -> None:
         """Stop the server (if running) and remove its directory."""
