@@ -63,7 +63,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1029,23 +1029,38 @@ def parse_options(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespa
     return options, args
 
 
-async def _main(options: Options, args: argparse.Namespace) -> dict[str, Any]:
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        async with asyncio.timeout(args.timeout):
-            return await run_benchmark(options, args.keep.resolve())
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
-        async with asyncio.timeout(args.timeout):
-            return await run_benchmark(options, Path(folder))
+async def in_work_folder(
+    keep: Path | None,
+    prefix: str,
+    timeout: float,
+    run: Callable[[Path], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """`run(folder)` within `timeout` seconds, in `keep` (left in place) or a temporary folder."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        async with asyncio.timeout(timeout):
+            return await run(keep.resolve())
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        async with asyncio.timeout(timeout):
+            return await run(Path(folder))
+
+
+def publish(text: str, report: dict[str, Any], json_file: Path | None) -> None:
+    """Print the text report; write the JSON one when asked."""
+    print(text)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the report, write the JSON if asked."""
     options, args = parse_options(argv)
-    report = asyncio.run(_main(options, args))
-    print(render(report))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    report = asyncio.run(
+        in_work_folder(
+            args.keep, "bench-load-", args.timeout, lambda work: run_benchmark(options, work)
+        )
+    )
+    publish(render(report), report, args.json)
     return 0
 
 

@@ -36,13 +36,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import platform
 import re
 import secrets
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -69,12 +67,14 @@ from bench.load import (
     bot_environment,
     drive,
     grant_send_many_messages,
+    in_work_folder,
     join_users,
     latency_summary,
     median_of,
     new_http_session,
     new_secret_key,
     plan_commands,
+    publish,
     wait_until_answered,
 )
 from bench.proc import (
@@ -883,23 +883,15 @@ async def _with_postgres(options: Options, work: Path) -> dict[str, Any]:
         await asyncio.to_thread(server.stop)
 
 
-async def _main(options: Options, args: argparse.Namespace) -> dict[str, Any]:
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        async with asyncio.timeout(args.timeout):
-            return await _with_postgres(options, args.keep.resolve())
-    with tempfile.TemporaryDirectory(prefix="bench-replicas-") as folder:
-        async with asyncio.timeout(args.timeout):
-            return await _with_postgres(options, Path(folder))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the report, write the JSON if asked; 1 unless exactly once."""
     options, args = parse_options(argv)
-    report = asyncio.run(_main(options, args))
-    print(render(report))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    report = asyncio.run(
+        in_work_folder(
+            args.keep, "bench-replicas-", args.timeout, lambda work: _with_postgres(options, work)
+        )
+    )
+    publish(render(report), report, args.json)
     return 0 if report["exactly_once"]["ok"] else 1
 
 
