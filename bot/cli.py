@@ -130,9 +130,8 @@ def setup_logging(level: str = "INFO", *, secrets: Iterable[str | None] = ()) ->
         _handler.addFilter(_scrubber)
         root.addHandler(_handler)
     root.setLevel(level)
-    # aiohttp's access and client loggers are chatty below WARNING and add nothing for us;
-    # aiosqlite's debug lines repeat every statement with its parameters (ciphertexts included).
-    for chatty in ("aiohttp", "aiosqlite"):
+    # aiohttp's access and client loggers are chatty below WARNING and add nothing for us.
+    for chatty in ("aiohttp",):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     return _scrubber
 

@@ -297,7 +297,7 @@ def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
-    for chatty in ("aiohttp", "aiosqlite"):
+    for chatty in ("aiohttp",):
         logging.getLogger(chatty).setLevel(logging.NOTSET)
 
 

@@ -631,7 +631,7 @@ async def test_wrong_token_calls_never_repeat_the_token(
 def test_loading_the_commands_imports_no_transport_or_storage_library() -> None:
     code = (
         "import sys; from bot.registry import Registry; Registry.load(); "
-        "print(sorted(m for m in ('aiohttp', 'rocketchat_async', 'sqlite3', 'aiosqlite') "
+        "print(sorted(m for m in ('aiohttp', 'rocketchat_async', 'sqlite3', 'asyncpg') "
         "if m in sys.modules))"
     )
     result = subprocess.run(
