@@ -34,7 +34,7 @@ from bot.handled import HandledMessages
 from bot.health import HealthServer
 from bot.message import IncomingMessage
 from bot.registry import Registry
-from bot.replicas import Heartbeat, Replicas
+from bot.replicas import Heartbeat, Replicas, beat_period
 from bot.replies import Replies
 from bot.rest import Credentials, RestClient
 from bot.rules.runtime import Automation
@@ -181,7 +181,7 @@ class ProfileBot:
             log.warning("catch-up at start-up stopped (%s); it runs again on reconnect", error)
         if self.replicas is not None:
             self._heartbeat = Heartbeat(
-                settings.replica_lease / 3,
+                beat_period(settings.replica_lease),
                 [
                     ("heartbeat", self.replicas.beat),
                     ("lease renewal", self._handled.renew),

@@ -4,8 +4,8 @@ Every replica logs in as the same bot account and sees every message. Claims in 
 make sure each message is handled once (bot/handled.py); this module adds what a replica needs
 to share the work well:
 
-* a heartbeat row per replica (`replicas`), refreshed every `lease / 3` seconds, so each one
-  knows which others are alive;
+* a heartbeat row per replica (`replicas`), refreshed every `lease / 3` seconds (at most every
+  second), so each one knows which others are alive;
 * per sender, one preferred replica among the live ones (rendezvous hashing): it claims that
   person's messages at once, the others only after `defer` seconds if nobody has. One person's
   commands and conversation answers thus land on one replica, in order, where a conversation's
@@ -34,6 +34,14 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 FORGET_AFTER_LEASES: Final = 20  # heartbeat rows of replicas gone this long are deleted
+MAX_BEAT_SECONDS: Final = 1.0  # replicas learn of a new one this fast, whatever the lease
+JOIN_BEATS: Final = 2  # a new replica leaves everyone to the others until they know it
+
+
+def beat_period(lease: float) -> float:
+    """Seconds between heartbeats: a third of the lease (so a claim outlives two missed beats),
+    at most MAX_BEAT_SECONDS."""
+    return min(lease / 3, MAX_BEAT_SECONDS)
 
 
 def new_replica_id() -> str:
@@ -103,8 +111,15 @@ class Replicas:
             await db.execute("DELETE FROM leases WHERE owner = ?", (self.id,))
 
     def prefers(self, key: str) -> bool:
-        """True when this replica is the one that should handle `key` (a sender id) first."""
-        return preferred(key, self.live) in (self.id, None)
+        """True when this replica is the one that should handle `key` (a sender id) first.
+
+        Until the others have had time to see a new replica's heartbeat, it prefers nothing:
+        they still share its people among themselves, and two replicas that both think a
+        person is theirs would split that person's messages.
+        """
+        joining = self._clock() - self._started < JOIN_BEATS * beat_period(self.lease)
+        view = tuple(rid for rid in self.live if rid != self.id) if joining else self.live
+        return preferred(key, view) in (self.id, None)
 
     def defer_for(self, key: str) -> float:
         """Seconds to wait before claiming work of `key`: 0 when it is ours."""

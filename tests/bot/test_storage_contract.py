@@ -28,7 +28,7 @@ from bot.db import is_postgres_url
 from bot.dispatch import Claim
 from bot.handled import MARK_SLACK_MS, HandledMessages
 from bot.message import IncomingMessage, RoomType
-from bot.replicas import Replicas, preferred
+from bot.replicas import JOIN_BEATS, Replicas, beat_period, preferred
 from bot.store import Store
 
 NOW = 1_800_000_000.0  # epoch seconds
@@ -588,6 +588,8 @@ async def test_every_sender_has_one_preferred_live_replica(
     a, b = replicas_of(stores, clock)
     await a.beat()
     await b.beat()
+    clock.advance(JOIN_BEATS * beat_period(LEASE) + 0.1)  # both have been around a while
+    await b.beat()
     await a.beat()
     senders = [f"user-{n}" for n in range(200)]
     for sender in senders:
@@ -802,3 +804,30 @@ async def test_an_expired_claim_older_than_the_window_is_given_up(
     clock.advance(20)  # now older than the window: nobody acts on it any more
     assert await b.expired_claims() == {}
     assert await b.claim(message("stuck"), ms(1)) is Claim.TAKEN
+
+
+async def test_a_new_replica_leaves_everyone_to_the_others_until_they_know_it(
+    stores: tuple[Store, Store], clock: Clock
+) -> None:
+    a, _ = replicas_of(stores, clock)
+    await a.beat()
+    clock.advance(JOIN_BEATS * beat_period(LEASE) + 0.1)
+    late = Replicas(stores[1], lease=LEASE, defer=1.0, replica_id="replica-c", clock=clock)
+    await late.beat()
+    await a.beat()
+    senders = [f"user-{n}" for n in range(100)]
+    assert not any(late.prefers(sender) for sender in senders)  # still joining
+    assert all(late.defer_for(sender) == 1.0 for sender in senders)
+    clock.advance(JOIN_BEATS * beat_period(LEASE))
+    await late.beat()
+    await a.beat()
+    assert any(late.prefers(sender) for sender in senders)
+    assert all(late.prefers(sender) != a.prefers(sender) for sender in senders)
+
+
+async def test_a_replica_alone_takes_everything_from_the_start(
+    stores: tuple[Store, Store], clock: Clock
+) -> None:
+    alone = Replicas(stores[0], lease=LEASE, defer=1.0, replica_id="solo", clock=clock)
+    await alone.beat()
+    assert alone.prefers("anyone") and alone.defer_for("anyone") == 0.0
