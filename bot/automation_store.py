@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from bot.db import Connection
     from bot.store import Store
 
 Choice = Literal["in", "out"]
@@ -81,6 +82,45 @@ class DelegatedUser:
     valid: bool
 
 
+async def _insert_audit(
+    db: Connection,
+    at: datetime,
+    user_id: str,
+    username: str,
+    changes: list[dict[str, Any]],
+    cause: str,
+    *,
+    message_id: str | None,
+) -> None:
+    await db.execute(
+        "INSERT INTO audit_log (at, user_id, username, changes, cause, message_id)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
+        (to_text(at), user_id, username, json.dumps(changes), cause, message_id),
+    )
+
+
+async def _upsert_undo_point(db: Connection, point: UndoPoint) -> None:
+    await db.execute(
+        "INSERT INTO undo_points (user_id, changes, cause, at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(user_id) DO UPDATE SET changes = excluded.changes,"
+        " cause = excluded.cause, at = excluded.at",
+        (
+            point.user_id,
+            json.dumps({key: list(pair) for key, pair in point.changes.items()}),
+            point.cause,
+            to_text(point.at),
+        ),
+    )
+
+
+async def _delete_reverts(db: Connection, user_id: str, groups: list[str]) -> None:
+    marks = ", ".join("?" for _ in groups)
+    await db.execute(
+        f"DELETE FROM pending_reverts WHERE user_id = ? AND field_group IN ({marks})",
+        (user_id, *groups),
+    )
+
+
 class AutomationStore:
     """Small async methods over the automation tables; every write is one transaction."""
 
@@ -138,12 +178,8 @@ class AutomationStore:
         wanted = list(dict.fromkeys(groups))
         if not wanted:
             return
-        marks = ", ".join("?" for _ in wanted)
         async with self._store.transaction() as db:
-            await db.execute(
-                f"DELETE FROM pending_reverts WHERE user_id = ? AND field_group IN ({marks})",
-                (user_id, *wanted),
-            )
+            await _delete_reverts(db, user_id, wanted)
 
     async def revert_schedule(self) -> list[tuple[str, str, datetime]]:
         """(user id, group, due) of every pending revert, for the scheduler at start-up."""
@@ -164,11 +200,7 @@ class AutomationStore:
     ) -> None:
         """Append one audit entry."""
         async with self._store.transaction() as db:
-            await db.execute(
-                "INSERT INTO audit_log (at, user_id, username, changes, cause)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (to_text(at), user_id, username, json.dumps(changes), cause),
-            )
+            await _insert_audit(db, at, user_id, username, changes, cause, message_id=None)
 
     async def recent_audit(self, user_id: str, limit: int) -> list[AuditRow]:
         """The newest `limit` entries of `user_id`, newest first."""
@@ -258,45 +290,22 @@ class AutomationStore:
                         (to_text(at), json.dumps(changes), message_id),
                     )
                 if not settled:
-                    await db.execute(
-                        "INSERT INTO audit_log (at, user_id, username, changes, cause,"
-                        " message_id) VALUES (?, ?, ?, ?, ?, ?)"
-                        " ON CONFLICT(message_id) DO NOTHING",
-                        (to_text(at), user_id, username, json.dumps(changes), cause, message_id),
+                    await _insert_audit(
+                        db, at, user_id, username, changes, cause, message_id=message_id
                     )
             if drop_undo:
                 await db.execute("DELETE FROM undo_points WHERE user_id = ?", (user_id,))
             elif undo is not None:
-                await db.execute(
-                    "INSERT INTO undo_points (user_id, changes, cause, at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT(user_id) DO UPDATE SET changes = excluded.changes,"
-                    " cause = excluded.cause, at = excluded.at",
-                    (
-                        undo.user_id,
-                        json.dumps({key: list(pair) for key, pair in undo.changes.items()}),
-                        undo.cause,
-                        to_text(undo.at),
-                    ),
-                )
+                await _upsert_undo_point(db, undo)
             if groups:
-                marks = ", ".join("?" for _ in groups)
-                await db.execute(
-                    f"DELETE FROM pending_reverts WHERE user_id = ? AND field_group IN ({marks})",
-                    (user_id, *groups),
-                )
+                await _delete_reverts(db, user_id, groups)
 
     # -- undo -------------------------------------------------------------------------------
 
     async def put_undo_point(self, point: UndoPoint) -> None:
         """Remember what the user's latest change replaced (replacing the previous point)."""
-        changes = {key: list(pair) for key, pair in point.changes.items()}
         async with self._store.transaction() as db:
-            await db.execute(
-                "INSERT INTO undo_points (user_id, changes, cause, at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(user_id) DO UPDATE SET changes = excluded.changes,"
-                " cause = excluded.cause, at = excluded.at",
-                (point.user_id, json.dumps(changes), point.cause, to_text(point.at)),
-            )
+            await _upsert_undo_point(db, point)
 
     async def get_undo_point(self, user_id: str) -> UndoPoint | None:
         """The user's undo point, if any."""
