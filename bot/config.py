@@ -77,6 +77,7 @@ EXPECTED: Final[Mapping[str, str]] = {
     "catch_up_window": "a number of seconds greater than 0, e.g. 3600 (an hour)",
     "replica_lease": "a number of seconds greater than 0, e.g. 15",
     "replica_defer": "a number of seconds, 0 or more, e.g. 1",
+    "profile_snapshot_seconds": "a number of seconds, 0 or more, e.g. 30 (0: read every time)",
 }
 LOGIN_PAIRS: Final = (("username", "password"), ("user_id", "auth_token"))
 
@@ -199,6 +200,8 @@ class BotSettings(BaseSettings):
     # Replicas on PostgreSQL (README "Running several replicas").
     replica_lease: float = Field(default=15.0, gt=0)
     replica_defer: float = Field(default=1.0, ge=0)
+    # How long a profile Rocket.Chat returned may stand in for a read (README "Performance").
+    profile_snapshot_seconds: float = Field(default=30.0, ge=0)
 
     @classmethod
     def settings_customise_sources(

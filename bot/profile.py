@@ -48,6 +48,7 @@ from bot.fields import (
 )
 from bot.rest import Credentials
 from bot.reverts import RevertBook, group_of
+from bot.snapshots import ProfileSnapshots
 from bot.tokens import NoTokenError, TokenRejected, TokenService
 
 if TYPE_CHECKING:
@@ -359,6 +360,9 @@ class ProfileService:
         zone = getattr(settings, "default_timezone", None)
         self.default_zone: tzinfo = _zone_or_utc(zone)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Replicas share people, so what one saw may be old news on another: read every time.
+        fresh_for = 0.0 if store.shared else getattr(settings, "profile_snapshot_seconds", 0.0)
+        self.snapshots = ProfileSnapshots(fresh_for, clock)
 
     def zone_of(self, profile: Profile) -> tzinfo:
         """The user's time zone: their client's UTC offset, else the configured default."""
@@ -411,7 +415,21 @@ class ProfileService:
             ) from None
         if user.get("_id") != ctx.sender_id:
             raise await self._rejected(ctx)
-        return Profile.from_user(user)
+        profile = Profile.from_user(user)
+        self.snapshots.put(credentials, profile)
+        return profile
+
+    async def _starting_point(
+        self, ctx: Actor, credentials: Credentials, after: Mapping[str, str]
+    ) -> Profile:
+        """The profile a change to `after` starts from: the one Rocket.Chat returned a moment
+        ago if there is one, else read now. "Already so" is never concluded from a snapshot."""
+        seen = self.snapshots.get(credentials)
+        if seen is not None:
+            values = seen.values()
+            if any(values.get(key, "") != value for key, value in after.items()):
+                return seen
+        return await self._read(ctx, credentials)
 
     async def find_user(self, ctx: Actor, username: str) -> tuple[str, str] | None:
         """(id, username) of the user called `username`, looked up with the sender's token;
@@ -497,15 +515,15 @@ class ProfileService:
                 "This workspace does not allow the invisible (offline) status. Choose online, "
                 "away or busy instead."
             )
+        after: dict[str, str] = {}
+        if presence is not None:
+            after["presence"] = presence.value
+        if text is not None:
+            after["status_text"] = text
         async with self._lock(ctx.sender_id):
-            profile = await self._read(ctx, credentials)
+            profile = await self._starting_point(ctx, credentials, after)
             zone = self.zone_of(profile)
             deadline = expiry.deadline(self.wall_clock.now(), zone) if expiry else None
-            after: dict[str, str] = {}
-            if presence is not None:
-                after["presence"] = presence.value
-            if text is not None:
-                after["status_text"] = text
             changes = await self._commit(
                 ctx, credentials, profile, after, label="status", cause=cause, deadline=deadline
             )
@@ -550,7 +568,7 @@ class ProfileService:
         if key == "name":
             self._require(settings, ALLOW_NAME_CHANGE, label)
         async with self._lock(ctx.sender_id):
-            profile = await self._read(ctx, credentials)
+            profile = await self._starting_point(ctx, credentials, {key: value})
             before = str(getattr(profile, key))
             changes = await self._commit(
                 ctx, credentials, profile, {key: value}, label=label, cause=cause
@@ -639,12 +657,14 @@ class ProfileService:
         custom_fields: dict[str, Any] | None = None,
     ) -> None:
         try:
-            await self._rest.update_own_basic_info(
+            user = await self._rest.update_own_basic_info(
                 credentials, data=data, custom_fields=custom_fields
             )
         except AuthError:
+            self.snapshots.drop(ctx.sender_id)
             raise await self._rejected(ctx) from None
         except ServerError as exc:
+            self.snapshots.drop(ctx.sender_id)
             log.info(
                 "updateOwnBasicInfo refused a %s change for %s (HTTP %s, %s)",
                 label,
@@ -654,6 +674,10 @@ class ProfileService:
             )
             raise explain_rejection(exc, label) from None
         log.info("changed the %s of %s", label, ctx.sender_id)
+        if user.get("_id") == ctx.sender_id:
+            self.snapshots.put(credentials, Profile.from_user(user))
+        else:
+            self.snapshots.drop(ctx.sender_id)
 
     # -- bookkeeping: one path for every change ---------------------------------------------
 
@@ -835,7 +859,7 @@ class ProfileService:
                 "This workspace does not allow the invisible (offline) status, so I can't set it."
             )
         async with self._lock(actor.sender_id):
-            profile = await self._read(actor, credentials)
+            profile = await self._starting_point(actor, credentials, fields)
             deadline = self.wall_clock.now() + duration if duration else None
             return await self._commit(
                 actor, credentials, profile, fields, label=label, cause=cause, deadline=deadline

@@ -116,6 +116,8 @@ class FakeRest:
 class FakeStore:
     """Store's token calls, in a dict."""
 
+    shared = False
+
     def __init__(self) -> None:
         self.tokens: dict[str, DelegatedToken] = {}
 
