@@ -27,8 +27,9 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def to_text(moment: datetime) -> str:
-    """A UTC moment as sortable text."""
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+    """A UTC moment as sortable text: `2026-11-30T01:22:43.000123Z` (as `_TIME_FORMAT` writes it)."""
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_text(text: str) -> datetime:

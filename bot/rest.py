@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 import aiohttp
+from yarl import URL
 
 from bot.errors import (
     AuthError,
@@ -190,6 +191,7 @@ class RestClient:
         self._clock = clock
         self._jitter = jitter
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}
 
     def __repr__(self) -> str:
         return f"RestClient({self.base_url!r})"
@@ -212,6 +214,8 @@ class RestClient:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                # Every call authenticates with headers; a cookie jar would only cost time.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def close(self) -> None:
@@ -223,6 +227,13 @@ class RestClient:
     def url(self, endpoint: str) -> str:
         """The full URL of `/api/v1/<endpoint>`."""
         return f"{self.base_url}/api/v1/{endpoint.lstrip('/')}"
+
+    def _parsed_url(self, endpoint: str) -> URL:
+        # The bot calls a handful of endpoints; parsing each URL once saves yarl's work per call.
+        parsed = self._urls.get(endpoint)
+        if parsed is None:
+            parsed = self._urls[endpoint] = URL(self.url(endpoint))
+        return parsed
 
     # -- the one request path ---------------------------------------------------------------
 
@@ -334,23 +345,19 @@ class RestClient:
             raise RuntimeError("RestClient is not open: use `async with RestClient(...) as rest`")
         started = time.monotonic()
         async with self._session.request(
-            method, self.url(endpoint), headers=headers, json=json, params=params
+            method, self._parsed_url(endpoint), headers=headers, json=json, params=params
         ) as response:
             raw = await response.read()
             answer = _Answer(
                 status=response.status,
                 reason=response.reason or "",
                 content_type=response.content_type,
-                headers=dict(response.headers),
+                headers=response.headers,
                 body=_parse_json(raw),
             )
-        log.debug(
-            "%s %s -> %d in %.0f ms",
-            method,
-            endpoint,
-            answer.status,
-            (time.monotonic() - started) * 1000,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed = (time.monotonic() - started) * 1000
+            log.debug("%s %s -> %d in %.0f ms", method, endpoint, answer.status, elapsed)
         return answer
 
     def _failure(self, method: str, endpoint: str, answer: _Answer) -> ServerError:

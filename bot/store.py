@@ -14,11 +14,11 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, NamedTuple, Self
+from typing import Final, Self
 
 from pydantic import SecretStr
 
@@ -60,15 +60,6 @@ def _wrong_key_message(stored: int, path: str) -> str:
     )
 
 
-class _TokenRow(NamedTuple):
-    """A delegated_tokens row as stored: the token is still encrypted."""
-
-    username: str
-    encrypted: bytes
-    valid: bool
-    stored_at: str
-
-
 @dataclass(frozen=True)
 class DelegatedToken:
     """A user's personal access token as the bot keeps it; `credentials` hides the token in repr."""
@@ -107,7 +98,7 @@ class Store:
         self.database = database
         self._box = box
         self._clock = clock
-        self._token_rows: dict[str, _TokenRow] = {}
+        self._tokens: dict[str, DelegatedToken] = {}
 
     def __repr__(self) -> str:
         return f"Store({self.database.location!r})"
@@ -228,7 +219,8 @@ class Store:
     async def put_token(self, *, user_id: str, username: str, token: str) -> None:
         """Store (or replace) a user's token, encrypted, and mark it valid."""
         encrypted = self._box.encrypt(token, context=user_id)
-        stored_at = self._clock().astimezone(UTC).isoformat()
+        moment = self._clock().astimezone(UTC)
+        stored_at = moment.isoformat()
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO delegated_tokens (user_id, username, token_encrypted, valid, stored_at)"
@@ -237,54 +229,57 @@ class Store:
                 " valid = 1, stored_at = excluded.stored_at",
                 (user_id, username, encrypted, stored_at),
             )
-        self._remember(user_id, _TokenRow(username, encrypted, True, stored_at))
+        credentials = Credentials(user_id=user_id, token=token)
+        self._remember(DelegatedToken(user_id, username, credentials, True, moment))
         log.info("stored a delegated token for %s (%s)", username, user_id)
 
-    def _remember(self, user_id: str, row: _TokenRow) -> None:
+    def _remember(self, token: DelegatedToken) -> None:
         # Another replica may replace or forget the token at any time: only a store that has
         # the database to itself may trust its memory.
         if not self.shared:
-            self._token_rows[user_id] = row
+            self._tokens[token.user_id] = token
 
     async def get_token(self, user_id: str) -> DelegatedToken | None:
         """The user's token, or None if none is stored (or it cannot be decrypted).
 
-        Rows are kept in memory as stored, still encrypted, after the first read: every command
-        needs its sender's token (bench/RESULTS.md). Only on SQLite: with replicas, another
-        process may change the row, so each read goes to the database.
+        Encrypted at rest; after the first read the decrypted token stays in this process's
+        memory, as it would for the request anyway: every command needs its sender's token, and
+        reading and decrypting it each time was a tenth of the bot's work (bench/RESULTS.md).
+        Only on SQLite: with replicas, another process may change the row, so each read goes
+        to the database.
         """
-        cached = self._token_rows.get(user_id)
-        if cached is None:
-            async with self.reading() as db:
-                row = await db.fetchone(
-                    "SELECT username, token_encrypted, valid, stored_at FROM delegated_tokens"
-                    " WHERE user_id = ?",
-                    (user_id,),
-                )
-            if row is None:
-                return None
-            cached = _TokenRow(str(row[0]), bytes(row[1]), bool(row[2]), str(row[3]))
-            self._remember(user_id, cached)
-        username, encrypted, valid, stored_at = cached
+        cached = self._tokens.get(user_id)
+        if cached is not None:
+            return cached
+        async with self.reading() as db:
+            row = await db.fetchone(
+                "SELECT username, token_encrypted, valid, stored_at FROM delegated_tokens"
+                " WHERE user_id = ?",
+                (user_id,),
+            )
+        if row is None:
+            return None
         try:
-            token = self._box.decrypt(encrypted, context=user_id)
+            token = self._box.decrypt(bytes(row[1]), context=user_id)
         except DecryptionError as exc:
             log.warning("the stored token of %s cannot be used (%s); ignoring it", user_id, exc)
             return None
-        return DelegatedToken(
+        delegated = DelegatedToken(
             user_id=user_id,
-            username=username,
+            username=str(row[0]),
             credentials=Credentials(user_id=user_id, token=token),
-            valid=bool(valid),
-            stored_at=datetime.fromisoformat(stored_at),
+            valid=bool(row[2]),
+            stored_at=datetime.fromisoformat(str(row[3])),
         )
+        self._remember(delegated)
+        return delegated
 
     async def mark_token_invalid(self, user_id: str) -> None:
         """Remember that the server rejected this user's token (401)."""
         async with self.transaction() as db:
             await db.execute("UPDATE delegated_tokens SET valid = 0 WHERE user_id = ?", (user_id,))
-        if user_id in self._token_rows:
-            self._token_rows[user_id] = self._token_rows[user_id]._replace(valid=False)
+        if user_id in self._tokens:
+            self._tokens[user_id] = replace(self._tokens[user_id], valid=False)
         log.info("marked the delegated token of %s invalid", user_id)
 
     async def forget_token(self, user_id: str) -> bool:
@@ -293,7 +288,7 @@ class Store:
             deleted = await db.execute(
                 "DELETE FROM delegated_tokens WHERE user_id = ?", (user_id,)
             )
-        self._token_rows.pop(user_id, None)
+        self._tokens.pop(user_id, None)
         if deleted:
             log.info("forgot the delegated token of %s", user_id)
         return deleted > 0
@@ -350,7 +345,7 @@ class Store:
                 (_KEY_CHECK, check),
             )
         self._box = new_box
-        self._token_rows.clear()
+        self._tokens.clear()
         await self.database.wipe_free_space()
         log.info(
             "storage %s: re-encrypted %d token(s) with a new key",
