@@ -64,15 +64,28 @@ class ConversationStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        # In one process, which keys have a row: every DM is checked for a conversation, and
+        # almost never has one, so that answer should not cost a read. Loaded on first use.
+        self._keys: set[ConversationKey] | None = None
 
     async def get(self, key: ConversationKey) -> ConversationRecord | None:
         """The conversation under `key`, if any."""
+        if not self._store.shared and key not in await self._known_keys():
+            return None
         async with self._store.reading() as db:
             row = await db.fetchone(
                 f"SELECT {_COLUMNS} FROM conversations WHERE room_id = ? AND user_id = ?",
                 (key.room_id, key.user_id),
             )
         return _record(tuple(row)) if row is not None else None
+
+    async def _known_keys(self) -> set[ConversationKey]:
+        if self._keys is None:
+            async with self._store.reading() as db:
+                rows = await db.fetchall("SELECT room_id, user_id FROM conversations")
+                # Set while the database is still held, so no write slips in between.
+                self._keys = {ConversationKey(room_id=r[0], user_id=r[1]) for r in rows}
+        return self._keys
 
     async def of_user(self, user_id: str) -> list[ConversationRecord]:
         """Every conversation of `user_id` (normally at most one), oldest deadline first."""
@@ -99,6 +112,8 @@ class ConversationStore:
                     _seconds(record.expires_at),
                 ),
             )
+            if self._keys is not None:  # before the commit: a key too many only costs a read
+                self._keys.add(record.key)
 
     async def delete(self, key: ConversationKey) -> bool:
         """Remove the conversation; True if there was one."""
@@ -107,6 +122,8 @@ class ConversationStore:
                 "DELETE FROM conversations WHERE room_id = ? AND user_id = ?",
                 (key.room_id, key.user_id),
             )
+        if self._keys is not None:
+            self._keys.discard(key)
         return deleted > 0
 
     async def due(self, now: datetime) -> list[ConversationRecord]:

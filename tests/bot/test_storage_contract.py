@@ -290,6 +290,22 @@ async def test_a_conversation_round_trips_and_is_replaced(store: Store) -> None:
     assert await conversations.of_user("alice-id") == [later]
 
 
+async def test_a_conversation_stored_before_a_restart_is_found_and_kept_track_of(
+    store: Store,
+) -> None:
+    before_restart = conversation("dm-alice", "alice-id", 5)
+    await ConversationStore(store).put(before_restart)
+    conversations = ConversationStore(store)  # a new process on the same database
+    nobody = ConversationKey(room_id="dm-bob", user_id="bob-id")
+    assert await conversations.get(nobody) is None
+    assert await conversations.get(before_restart.key) == before_restart
+    assert await conversations.delete(before_restart.key) is True
+    assert await conversations.get(before_restart.key) is None
+    new = conversation("dm-bob", "bob-id", 3)
+    await conversations.put(new)
+    assert await conversations.get(nobody) == new
+
+
 async def test_conversations_of_a_user_come_oldest_deadline_first(store: Store) -> None:
     conversations = ConversationStore(store)
     late = conversation("room-b", "alice-id", 9)
