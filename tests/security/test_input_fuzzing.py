@@ -28,6 +28,7 @@ from bot.converters import Expiry, StatusLine, StatusType
 from bot.errors import UserError
 from bot.fields import NAME_FORBIDDEN, check_display_name, js_length
 from bot.flood import FloodGate, readable_head, screen_text
+from bot.message import reply_id
 from bot.parser import parse_command
 from bot.registry import Registry
 from sandbox.people import Person
@@ -329,16 +330,23 @@ async def said_and_answered(
     """Say `texts` (in `room`, else the DM), then `/cancel` in the DM, and wait for its answer:
     alice's messages run in order, so every answer to `texts` has come by then. Checks that
     nothing crashed and that every request to Rocket.Chat was well-formed; returns what the
-    bot said."""
+    bot said.
+
+    The answer awaited is the one to this `/cancel` (its id derives from the message's, see
+    bot.message.reply_id): a fuzzed text may be answered like a cancel too ("cancel" said
+    plainly in the DM), and that answer's twin must not end the next example early."""
     assert world.proxy is not None
     dm = await alice.direct_room(BOT_NAME)
     mark, sent_mark, log_mark = alice.heard_count, len(world.proxy.requests), len(caplog.records)
     for text in texts:
         await alice.say(room or dm, text)
-    await alice.say(dm, "/cancel")
-    await alice.hear(
-        lambda m: from_bot(dm)(m) and m["msg"].startswith(SYNC_ANSWERS), after=mark, timeout=10
-    )
+    closing = await alice.say(dm, "/cancel")
+
+    def answers_closing(message: dict[str, Any]) -> bool:
+        text = str(message.get("msg", ""))
+        return text.startswith(SYNC_ANSWERS) and message["_id"] == reply_id(closing, text)
+
+    await alice.hear(lambda m: from_bot(dm)(m) and answers_closing(m), after=mark, timeout=10)
     said = [m["msg"] for m in alice.heard()[mark:] if from_bot()(m)]
     assert not any(APOLOGY in text for text in said), said
     crashes = [
