@@ -53,8 +53,15 @@ CONNECTED = Gauge("rcbot_connected", "1 while connected and logged in to Rocket.
 
 def observe_command(command: str, outcome: str, seconds: float) -> None:
     """Count one finished command and record how long it took."""
-    COMMANDS.labels(command=command, outcome=outcome).inc()
-    COMMAND_SECONDS.labels(command=command).observe(seconds)
+    count, duration = _command_series(command, outcome)
+    count.inc()
+    duration.observe(seconds)
+
+
+@functools.cache
+def _command_series(command: str, outcome: str) -> tuple[Counter, Histogram]:
+    # Looking a labelled series up costs more than updating it; the label sets are few.
+    return COMMANDS.labels(command, outcome), COMMAND_SECONDS.labels(command)
 
 
 def error_kind(error: ServerError) -> str:

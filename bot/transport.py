@@ -352,9 +352,9 @@ class RealtimeConnection:
         frame_id = RealtimeRequest._get_new_id()
         frame = {"msg": "method", "method": method, "id": frame_id, "params": list(params)}
         try:
-            reply = await asyncio.wait_for(
-                dispatcher.call_method(frame, frame_id), CALL_TIMEOUT_SECONDS
-            )
+            # asyncio.timeout, not wait_for: on 3.11 wait_for wraps each call in a task of its own.
+            async with asyncio.timeout(CALL_TIMEOUT_SECONDS):
+                reply = await dispatcher.call_method(frame, frame_id)
         except TimeoutError:
             dispatcher._futures.pop(frame_id, None)
             raise ConnectionLost(f"no answer to {method} in {CALL_TIMEOUT_SECONDS:g} s") from None
