@@ -257,11 +257,11 @@ class AutomationStore:
             )
 
     async def intended(self, message_id: str) -> list[dict[str, Any]] | None:
-        """The changes a command set out to make, if it ran before and was not settled."""
+        """The changes a command set out to make, if it ran before: pending (it stopped before
+        recording the change) or settled (it stopped before noting the message as handled)."""
         async with self._store.reading() as db:
             row = await db.fetchone(
-                "SELECT changes FROM audit_log WHERE message_id = ? AND pending = 1",
-                (message_id,),
+                "SELECT changes FROM audit_log WHERE message_id = ?", (message_id,)
             )
         return list(json.loads(row[0])) if row is not None else None
 

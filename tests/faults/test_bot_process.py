@@ -99,6 +99,29 @@ async def test_a_change_that_landed_before_the_kill_is_settled_not_repeated(
     assert len(audit) == 2
 
 
+async def test_a_change_recorded_but_not_yet_answered_is_answered_once_after_a_kill(
+    fault_world: FaultWorld, bot_process: BotProcess
+) -> None:
+    alice = await fault_world.person("alice")
+    await alice.delegate()
+    await alice.ask("/nick Before", "Nickname set to “Before”")
+    # The change is made and recorded; the server holds the bot's answer, and the bot dies
+    # before it has noted the message as handled.
+    await fault_world.sandbox.inject(method="sendMessage", user="profilebot", delay=0.5)
+    await alice.tell("/nick After")
+    await fault_world.sandbox.wait_fired()
+    await bot_process.kill()
+    assert rows(fault_world.db, "SELECT pending FROM audit_log ORDER BY id")[-1] == (0,)
+
+    await bot_process.start()
+    await alice.wait_for_each("Nickname set to “After”")
+    await settle()
+    answers = await alice.answers()
+    assert count(answers, "“After”") == 1, answers  # the same answer, not "already" as well
+    assert await bot_process.terminate() == 0
+    assert len(rows(fault_world.db, "SELECT id FROM audit_log")) == 2
+
+
 async def test_sigkill_with_a_conversation_pending_keeps_it(
     fault_world: FaultWorld, bot_process: BotProcess
 ) -> None:
