@@ -246,15 +246,20 @@ class AutomationStore:
         cause: str,
     ) -> None:
         """Before a command's change goes out: its audit entry, pending (replaced if the
-        command runs again and finds its change not made yet)."""
-        async with self._store.transaction() as db:
+        command runs again and finds its change not made yet). Committed together with other
+        commands' bookkeeping of the moment (a group commit)."""
+        row = (to_text(at), user_id, username, json.dumps(changes), cause, message_id)
+
+        async def write(db: Connection) -> None:
             await db.execute(
                 "INSERT INTO audit_log (at, user_id, username, changes, cause, message_id,"
                 " pending) VALUES (?, ?, ?, ?, ?, ?, 1)"
                 " ON CONFLICT(message_id) DO UPDATE SET at = excluded.at,"
                 " changes = excluded.changes WHERE audit_log.pending = 1",
-                (to_text(at), user_id, username, json.dumps(changes), cause, message_id),
+                row,
             )
+
+        await self._store.write_together(write)
 
     async def intended(self, message_id: str) -> list[dict[str, Any]] | None:
         """The changes a command set out to make, if it ran before: pending (it stopped before
@@ -279,9 +284,11 @@ class AutomationStore:
         cancel_reverts: Iterable[str],
     ) -> None:
         """The bookkeeping of one change, in one transaction: its audit entry (settling the
-        pending one of `message_id`), the undo point, and the pending reverts it replaces."""
+        pending one of `message_id`), the undo point, and the pending reverts it replaces.
+        Committed together with other commands' bookkeeping of the moment (a group commit)."""
         groups = list(dict.fromkeys(cancel_reverts))
-        async with self._store.transaction() as db:
+
+        async def write(db: Connection) -> None:
             if changes is not None:
                 settled = 0
                 if message_id is not None:
@@ -300,6 +307,8 @@ class AutomationStore:
                 await _upsert_undo_point(db, undo)
             if groups:
                 await _delete_reverts(db, user_id, groups)
+
+        await self._store.write_together(write)
 
     # -- undo -------------------------------------------------------------------------------
 

@@ -27,13 +27,12 @@ over. On SQLite one process owns the file, so the claim stays in memory.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
+from bot.db import Connection
 from bot.dispatch import Claim
 from bot.message import IncomingMessage
 from bot.store import Store
@@ -48,16 +47,6 @@ MARK_SLACK_MS: Final = 30_000.0
 KEEP_EXTRA_SECONDS: Final = 3600.0
 PRUNE_EVERY: Final = 500  # finished messages between two prunes
 BLOCK_LEASES: Final = 3  # leases an expired claim still keeps its sender's next messages waiting
-
-
-@dataclass(frozen=True, slots=True)
-class _Finish:
-    """A finished message waiting for the write that records it."""
-
-    message: IncomingMessage
-    ts: float | None
-    mark: float | None
-    done: asyncio.Future[None]
 
 
 class HandledMessages:
@@ -80,8 +69,6 @@ class HandledMessages:
         self._in_flight: dict[str, dict[str, float | None]] = {}  # room → {message id: ts}
         self._newest: dict[str, float] = {}  # room → newest finished ts
         self._since_prune = 0
-        self._finishing: list[_Finish] = []  # finished, waiting for the next write
-        self._writer: asyncio.Task[None] | None = None
 
     @property
     def claims_in_database(self) -> bool:
@@ -180,19 +167,38 @@ class HandledMessages:
     async def finished(self, message: IncomingMessage) -> None:
         """Record the message as handled and move its room's mark, durably, before returning.
 
-        Messages finishing while a write is under way go together in the next transaction
-        (a group commit): under load one write records many, and each caller still returns
-        only once its own row is stored.
+        Messages finishing together share one transaction (Store.write_together): under load
+        one write records many, and each caller still returns only once its own row is stored.
         """
         room = self._in_flight.get(message.room_id, {})
         ts = room.get(message.id)
         mark = self._mark_after(message.room_id, ts, finishing=message.id)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finishing.append(_Finish(message, ts, mark, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_finished())
+        now = self._clock()
+
+        async def write(db: Connection) -> None:
+            if self.claims_in_database:
+                await db.execute(
+                    "UPDATE handled_messages SET claimed_by = NULL, lease_until = NULL,"
+                    " handled_at = ? WHERE message_id = ? AND claimed_by = ?",
+                    (now, message.id, self.owner),
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO handled_messages (message_id, room_id, ts, handled_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
+                    (message.id, message.room_id, ts or 0.0, now),
+                )
+            if mark is not None:
+                await db.execute(
+                    "INSERT INTO catch_up_marks (room_id, ts) VALUES (?, ?)"
+                    " ON CONFLICT(room_id) DO UPDATE SET ts = CASE"
+                    " WHEN excluded.ts > catch_up_marks.ts THEN excluded.ts"
+                    " ELSE catch_up_marks.ts END",
+                    (message.room_id, mark),
+                )
+
         try:
-            await asyncio.shield(done)
+            await self._store.write_together(write)
         finally:
             # Only now: until the row is written, `claim` must still see it in flight.
             room.pop(message.id, None)
@@ -201,50 +207,6 @@ class HandledMessages:
         self._since_prune += 1
         if self._since_prune >= PRUNE_EVERY:
             await self.prune()
-
-    async def _write_finished(self) -> None:
-        while self._finishing:
-            batch, self._finishing = self._finishing, []
-            marks: dict[str, float] = {}
-            for item in batch:
-                if item.mark is not None:
-                    room = item.message.room_id
-                    marks[room] = max(item.mark, marks.get(room, item.mark))
-            now = self._clock()
-            try:
-                async with self._store.transaction() as db:
-                    if self.claims_in_database:
-                        await db.executemany(
-                            "UPDATE handled_messages SET claimed_by = NULL, lease_until = NULL,"
-                            " handled_at = ? WHERE message_id = ? AND claimed_by = ?",
-                            [(now, item.message.id, self.owner) for item in batch],
-                        )
-                    else:
-                        await db.executemany(
-                            "INSERT INTO handled_messages"
-                            " (message_id, room_id, ts, handled_at) VALUES (?, ?, ?, ?)"
-                            " ON CONFLICT(message_id) DO NOTHING",
-                            [
-                                (item.message.id, item.message.room_id, item.ts or 0.0, now)
-                                for item in batch
-                            ],
-                        )
-                    if marks:
-                        await db.executemany(
-                            "INSERT INTO catch_up_marks (room_id, ts) VALUES (?, ?)"
-                            " ON CONFLICT(room_id) DO UPDATE SET ts = CASE"
-                            " WHEN excluded.ts > catch_up_marks.ts THEN excluded.ts"
-                            " ELSE catch_up_marks.ts END",
-                            list(marks.items()),
-                        )
-            except Exception as error:  # noqa: BLE001 - handed to every waiting caller
-                for item in batch:
-                    if not item.done.done():
-                        item.done.set_exception(error)
-                continue
-            for item in batch:
-                if not item.done.done():
-                    item.done.set_result(None)
 
     def _mark_after(self, room_id: str, ts: float | None, *, finishing: str) -> float | None:
         if ts is not None:

@@ -18,19 +18,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Self, TypeVar
 
 from pydantic import SecretStr
 
 from bot.config import ConfigError, describe_key
 from bot.crypto import DecryptionError, KeyFormatError, SecretBox
 from bot.db import Connection, Database, is_postgres_url, open_database
+from bot.db.group_commit import GroupCommit, Work
 from bot.db.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from bot.rest import Credentials
 
 __all__ = ["SCHEMA_VERSION", "DelegatedToken", "Store"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Clock = Callable[[], datetime]
 
@@ -99,6 +101,7 @@ class Store:
         self._box = box
         self._clock = clock
         self._tokens: dict[str, DelegatedToken] = {}
+        self._group = GroupCommit(database)
 
     def __repr__(self) -> str:
         return f"Store({self.database.location!r})"
@@ -209,6 +212,11 @@ class Store:
         too, so each change is one transaction in the same database.
         """
         return self.database.transaction()
+
+    async def write_together(self, work: Work[T]) -> T:
+        """Run `work(connection)` in a write transaction shared with the other writes queued
+        meanwhile (bot.db.group_commit); returns once it is committed. `work` may run twice."""
+        return await self._group.write(work)
 
     def reading(self) -> AbstractAsyncContextManager[Connection]:
         """A connection for reads (serialised with the writes on SQLite)."""

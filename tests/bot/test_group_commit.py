@@ -1,0 +1,94 @@
+"""Group commit, on both backends: writes queued together share one transaction, each caller
+gets its own result once committed, and one failing write takes no other write down."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import pytest
+
+from bot.crypto import generate_key
+from bot.db import Connection, Database
+from bot.db.group_commit import GroupCommit
+from bot.store import Store
+
+
+class CountingDatabase:
+    """The real database, counting the transactions it is asked for."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self.transactions = 0
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        self.transactions += 1
+        return self._database.transaction()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._database, name)
+
+
+@pytest.fixture
+async def store(store_location: str) -> AsyncIterator[Store]:
+    async with await Store.open(store_location, secret_key=generate_key()) as opened:
+        yield opened
+
+
+def insert(key: str, value: str) -> Any:
+    async def work(db: Connection) -> str:
+        await db.execute(
+            "INSERT INTO undo_points (user_id, changes, cause, at) VALUES (?, ?, 'test', 'now')",
+            (key, value),
+        )
+        return f"stored {key}"
+
+    return work
+
+
+async def stored(store: Store, prefix: str) -> dict[str, str]:
+    async with store.reading() as db:
+        rows = await db.fetchall(
+            "SELECT user_id, changes FROM undo_points WHERE user_id LIKE ?", (f"{prefix}%",)
+        )
+    return {str(key): str(value) for key, value in rows}
+
+
+async def test_writes_queued_together_share_a_transaction_and_each_gets_its_result(
+    store: Store,
+) -> None:
+    counting = CountingDatabase(store.database)
+    group = GroupCommit(counting)  # type: ignore[arg-type]
+    results = await asyncio.gather(*(group.write(insert(f"g-{n}", str(n))) for n in range(20)))
+    assert results == [f"stored g-{n}" for n in range(20)]
+    assert counting.transactions == 1
+    assert await stored(store, "g-") == {f"g-{n}": str(n) for n in range(20)}
+
+
+async def test_a_failing_write_fails_alone(store: Store) -> None:
+    group = GroupCommit(store.database)
+    writes = [insert("f-1", "a"), insert("f-1", "duplicate"), insert("f-2", "b")]
+    results = await asyncio.gather(*(group.write(w) for w in writes), return_exceptions=True)
+    assert results[0] == "stored f-1" and results[2] == "stored f-2"
+    assert isinstance(results[1], Exception)  # the duplicate key, and only it
+    assert await stored(store, "f-") == {"f-1": "a", "f-2": "b"}
+
+
+async def test_a_caller_that_gives_up_waiting_still_has_its_write_committed(store: Store) -> None:
+    group = GroupCommit(store.database)
+    waiting = asyncio.create_task(group.write(insert("c-1", "kept")))
+    await asyncio.sleep(0)  # queued, not yet written
+    waiting.cancel()
+    await group.write(insert("c-2", "next"))
+    assert await stored(store, "c-") == {"c-1": "kept", "c-2": "next"}
+
+
+async def test_writes_after_a_batch_go_in_the_next_one(store: Store) -> None:
+    counting = CountingDatabase(store.database)
+    group = GroupCommit(counting)  # type: ignore[arg-type]
+    await group.write(insert("n-1", "first"))
+    await group.write(insert("n-2", "second"))
+    assert counting.transactions == 2
+    assert await stored(store, "n-") == {"n-1": "first", "n-2": "second"}
