@@ -70,7 +70,7 @@ class ConversationStore:
 
     async def get(self, key: ConversationKey) -> ConversationRecord | None:
         """The conversation under `key`, if any."""
-        if not self._store.shared and key not in await self._known_keys():
+        if not await self.may_have(key):
             return None
         async with self._store.reading() as db:
             row = await db.fetchone(
@@ -78,6 +78,11 @@ class ConversationStore:
                 (key.room_id, key.user_id),
             )
         return _record(tuple(row)) if row is not None else None
+
+    async def may_have(self, key: ConversationKey) -> bool:
+        """False when there is surely no conversation under `key` (known without a read in
+        one process); True when there may be one."""
+        return self._store.shared or key in await self._known_keys()
 
     async def _known_keys(self) -> set[ConversationKey]:
         if self._keys is None:

@@ -329,6 +329,8 @@ class Conversations:
         if not message.is_direct:
             return False
         key = ConversationKey(room_id=message.room_id, user_id=message.sender_id)
+        if not await self._records.may_have(key):
+            return False  # the usual case, settled without taking the conversation's lock
         async with self._locks.hold(key):
             record = await self._records.get(key)
             if record is None:

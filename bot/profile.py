@@ -355,6 +355,7 @@ class ProfileService:
         self._clock = clock
         self._ttl = settings_ttl
         self._cached: tuple[float, dict[str, Any]] | None = None
+        self._settings_read: asyncio.Future[dict[str, Any]] | None = None
         self._books = bookkeeping
         self.wall_clock = wall_clock or SystemClock()
         zone = getattr(settings, "default_timezone", None)
@@ -462,6 +463,12 @@ class ProfileService:
         now = self._clock()
         if self._cached is not None and now - self._cached[0] < self._ttl:
             return self._cached[1]
+        # One read for everyone who needs them meanwhile, not one per command in flight.
+        if self._settings_read is None or self._settings_read.done():
+            self._settings_read = asyncio.ensure_future(self._read_settings(now))
+        return await asyncio.shield(self._settings_read)
+
+    async def _read_settings(self, now: float) -> dict[str, Any]:
         try:
             values = await self._rest.public_settings(list(PROFILE_SETTINGS))
         except ServerError as exc:

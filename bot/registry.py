@@ -346,6 +346,7 @@ class Registry:
     def __init__(self, *, prefixes: Sequence[str] = ("/",)) -> None:
         self._commands: dict[str, CommandSpec] = {}
         self._lookup: dict[str, CommandSpec] = {}
+        self._names: frozenset[str] | None = None
         self._origin: dict[str, str] = {}
         self._extra_aliases: dict[str, list[str]] = {}
         self.prefixes = tuple(prefixes) or ("/",)
@@ -462,7 +463,9 @@ class Registry:
 
     def names(self) -> frozenset[str]:
         """Every name and alias, folded: what `parse_command(known_names=...)` wants."""
-        return frozenset(self._lookup)
+        if self._names is None or len(self._names) != len(self._lookup):
+            self._names = frozenset(self._lookup)  # names are only ever added
+        return self._names
 
     def commands(self) -> tuple[CommandSpec, ...]:
         """The commands sorted by name."""

@@ -17,6 +17,11 @@ from typing import Any
 import aiohttp
 
 from bot.app import ProfileBot
+from bot.crypto import generate_key
+from bot.profile import ProfileService
+from bot.rest import RestClient
+from bot.store import Store
+from sandbox import serve
 from sandbox.people import Person, create_account
 from tests.e2e.conftest import PASSWORD, ask_bot, delegate, open_workspace
 
@@ -132,3 +137,25 @@ async def test_a_failed_change_forgets_the_snapshot(tmp_path: Path) -> None:
         assert (await space.person.profile())["nickname"] == "Ali"
         assert "Bob" in await ask_bot(space.person, "/nick Bob")
         assert await space.reads() == 1  # the failure left nothing to trust
+
+
+async def test_commands_in_flight_together_read_the_workspace_settings_once(
+    tmp_path: Path,
+) -> None:
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(serve("127.0.0.1", 0))
+        store = await stack.enter_async_context(
+            await Store.open(tmp_path / "bot.db", secret_key=generate_key())
+        )
+        rest = await stack.enter_async_context(RestClient(url))
+        service = ProfileService(store, rest)
+        async with aiohttp.ClientSession() as http:
+            fault = {"endpoint": "settings.public", "delay": 0.05, "count": 100}
+            async with http.post(f"{url}/sandbox/faults", json=fault) as reply:
+                assert reply.status == 200
+            answers = await asyncio.gather(*(service.workspace_settings() for _ in range(20)))
+            async with http.get(f"{url}/sandbox/faults") as reply:
+                faults = (await reply.json())["faults"]
+        assert all(answer == answers[0] for answer in answers)
+        assert "Accounts_AllowUserProfileChange" in answers[0]
+        assert [fault["fired"] for fault in faults] == [1]
