@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConversationKey:
     """Whose conversation it is and where it happens: the user's DM with the bot."""
 

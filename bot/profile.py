@@ -87,7 +87,7 @@ _CLEARED_WITH_SPACE: Final = frozenset({"bio", "nickname"})
 UNDOABLE_FIELDS: Final = "status, status text, bio, nickname, display name and custom fields"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Profile:
     """What `/profile` shows of a user, read from `GET me` (never e-mails or tokens)."""
 

@@ -57,7 +57,7 @@ _WAIT_SECONDS = re.compile(r"wait (\d+(?:\.\d+)?) seconds")
 _MAX_ERROR_TEXT = 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Credentials:
     """X-User-Id + X-Auth-Token (a login token or a personal access token); the token stays hidden."""
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bot.rest import Credentials
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Seen:
     profile: Profile
     credentials: Credentials

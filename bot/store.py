@@ -62,7 +62,7 @@ def _wrong_key_message(stored: int, path: str) -> str:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DelegatedToken:
     """A user's personal access token as the bot keeps it; `credentials` hides the token in repr."""
 

@@ -1,0 +1,140 @@
+"""What the bot keeps in memory per *active* person, measured with tracemalloc.
+
+    python -m bench.cache_memory [--users 10000]
+
+bench.load's footprint phase measures the bot with 10,000 delegated tokens and 10,000 pending
+conversations stored but idle: nothing per person is in memory then. A person who uses the bot
+leaves three things behind in one process: their decrypted token (`Store.get_token`, kept while
+the process runs), the profile Rocket.Chat last returned (`ProfileSnapshots`, for
+`profile_snapshot_seconds`), and, with a conversation pending, its key
+(`ConversationStore.may_have`). This fills each for N people through the bot's own classes and
+reports the bytes per person next to the same process before (the baseline: the stores open,
+nothing cached). The user document is shaped like Rocket.Chat's answer to
+users.updateOwnBasicInfo (the sandbox's), custom fields included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import secrets
+import sys
+import tempfile
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.conversation_store import ConversationKey, ConversationRecord, ConversationStore
+from bot.crypto import generate_key
+from bot.profile import Profile
+from bot.rest import Credentials
+from bot.snapshots import ProfileSnapshots
+from bot.store import Store
+
+TARGET_BYTES = 2048
+
+
+def user_document(index: int) -> dict[str, Any]:
+    """A user as users.updateOwnBasicInfo returns it (services cut: the bot never keeps them)."""
+    return {
+        "_id": f"user{index:06d}abcdefgh",
+        "username": f"person{index:06d}",
+        "name": f"Person Number {index}",
+        "status": "away",
+        "statusDefault": "away",
+        "statusText": "In a meeting until 3 pm",
+        "nickname": f"P{index}",
+        "bio": "Likes long walks and short meetings. " * 3,
+        "customFields": {"team": "Platform", "location": "Berlin"},
+        "utcOffset": 1,
+        "roles": ["user"],
+    }
+
+
+async def measure(users: int, folder: Path) -> dict[str, Any]:
+    """Bytes per active person for each cache, after N people used the bot once."""
+    key = generate_key()
+    store = await Store.open(folder / "bot.db", secret_key=key)
+    try:
+        for index in range(users):
+            await store.put_token(
+                user_id=f"user{index:06d}abcdefgh",
+                username=f"person{index:06d}",
+                token=secrets.token_urlsafe(32),
+            )
+        conversations = ConversationStore(store)
+        deadline = datetime.now(UTC) + timedelta(days=1)
+        for index in range(users):
+            where = ConversationKey(f"dm{index:06d}xyz", f"user{index:06d}abcdefgh")
+            await conversations.put(ConversationRecord(where, "email", "confirm", deadline, {}))
+        # A fresh process's view: rows on disk, nothing cached yet.
+        reopened = await Store.open(folder / "bot.db", secret_key=key)
+        try:
+            return await _fill(reopened, users)
+        finally:
+            await reopened.close()
+    finally:
+        await store.close()
+
+
+async def _fill(store: Store, users: int) -> dict[str, Any]:
+    snapshots = ProfileSnapshots(3600.0)
+    conversations = ConversationStore(store)
+    documents = [json.loads(json.dumps(user_document(i))) for i in range(users)]
+    figures: dict[str, Any] = {"users": users}
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for index in range(users):
+        await store.get_token(f"user{index:06d}abcdefgh")
+    figures["token_bytes_per_user"] = _grown(before, users)
+    before = tracemalloc.take_snapshot()
+    for index, document in enumerate(documents):
+        credentials = Credentials(document["_id"], f"token-{index}")
+        snapshots.put(credentials, Profile.from_user(document))
+    figures["snapshot_bytes_per_user"] = _grown(before, users)
+    before = tracemalloc.take_snapshot()
+    await conversations.may_have(ConversationKey("none", "none"))  # loads every key
+    figures["conversation_key_bytes"] = _grown(before, users)
+    tracemalloc.stop()
+    figures["active_user_bytes"] = round(
+        figures["token_bytes_per_user"] + figures["snapshot_bytes_per_user"], 1
+    )
+    figures["target_bytes"] = TARGET_BYTES
+    return figures
+
+
+def _grown(before: tracemalloc.Snapshot, users: int) -> float:
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    return round(grown / users, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.cache_memory [--users N]`: prints the figures as text and JSON."""
+    parser = argparse.ArgumentParser(prog="python -m bench.cache_memory", description=__doc__)
+    parser.add_argument("--users", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="rcbot-cache-memory-") as folder:
+        figures = asyncio.run(measure(args.users, Path(folder)))
+    ok = figures["active_user_bytes"] <= TARGET_BYTES
+    print(
+        f"bench.cache_memory: {args.users} people, each having used the bot once "
+        f"(baseline: the same process before, nothing cached)\n"
+        f"  decrypted token kept       {figures['token_bytes_per_user']:>8} B per person\n"
+        f"  profile snapshot kept      {figures['snapshot_bytes_per_user']:>8} B per person "
+        "(for profile_snapshot_seconds)\n"
+        f"  pending conversation key   {figures['conversation_key_bytes']:>8} B per conversation\n"
+        f"  active person in all       {figures['active_user_bytes']:>8} B "
+        f"(target {TARGET_BYTES} B: {'met' if ok else 'MISSED'})"
+    )
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
