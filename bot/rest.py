@@ -255,11 +255,15 @@ class RestClient:
         method = http_method.upper()
         repeatable = method in SAFE_METHODS or idempotent
         headers = self._headers(credentials, second_factor)
+        body = None
+        if json is not None:  # serialised once for every attempt (aiohttp's json= would redo it)
+            body = jsonlib.dumps(json).encode("utf-8")
+            headers["Content-Type"] = "application/json"
         rate_limit_waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
             final = attempt == self.max_attempts
             try:
-                answer = await self._send(method, endpoint, headers, json, params)
+                answer = await self._send(method, endpoint, headers, body, params)
             except (aiohttp.ClientSSLError, aiohttp.InvalidURL) as exc:
                 raise ServerError(
                     f"{method} {endpoint}: cannot reach {self.base_url} "
@@ -338,14 +342,14 @@ class RestClient:
         method: str,
         endpoint: str,
         headers: dict[str, str],
-        json: dict[str, Any] | None,
+        body: bytes | None,
         params: dict[str, Any] | None,
     ) -> _Answer:
         if self._session is None:
             raise RuntimeError("RestClient is not open: use `async with RestClient(...) as rest`")
         started = time.monotonic()
         async with self._session.request(
-            method, self._parsed_url(endpoint), headers=headers, json=json, params=params
+            method, self._parsed_url(endpoint), headers=headers, data=body, params=params
         ) as response:
             raw = await response.read()
             answer = _Answer(

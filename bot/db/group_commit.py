@@ -45,8 +45,9 @@ class GroupCommit:
         self._queued.append(_Queued(work, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
-        # Shielded: a caller cancelled while waiting does not cancel the others' commit.
-        return await asyncio.shield(done)
+        # A caller cancelled while waiting cancels only its future: the write is in the batch
+        # and is committed all the same.
+        return await done
 
     async def _write_queued(self) -> None:
         batch: list[_Queued[Any]] = []
