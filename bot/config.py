@@ -175,7 +175,7 @@ class BotSettings(BaseSettings):
     secret_key: SecretStr
     prefixes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["/", "!"])
     aliases: dict[str, str] = Field(default_factory=dict)
-    max_concurrent_commands: int = Field(default=64, ge=1)
+    max_concurrent_commands: int = Field(default=128, ge=1)
     request_timeout: float = Field(default=10.0, gt=0)
     conversation_timeout: float = Field(default=300.0, gt=0)
     log_level: LogLevel = "INFO"

@@ -57,7 +57,7 @@ def test_toml_file_gives_settings_with_defaults(
     assert settings.db == "rcbot.db"
     assert settings.prefixes == ["/", "!"]
     assert settings.aliases == {}
-    assert settings.max_concurrent_commands == 64
+    assert settings.max_concurrent_commands == 128
     assert settings.request_timeout == 10.0
     assert settings.log_level == "INFO"
     assert settings.health_port is None
@@ -146,7 +146,7 @@ def test_the_environment_can_be_left_out_for_a_self_contained_demo(
     )
 
     assert settings.user_id is None
-    assert settings.max_concurrent_commands == 64
+    assert settings.max_concurrent_commands == 128
     with pytest.raises(ConfigError, match="keep exactly one pair"):
         load_settings(server_url="http://127.0.0.1:1", username="b", password="p", secret_key=key)
 
