@@ -30,6 +30,7 @@ from bot.conversations import Conversations
 from bot.dispatch import Dispatcher, MessageHook
 from bot.errors import BotError
 from bot.flood import FloodGate
+from bot.gc_tuning import freeze_start_up
 from bot.handled import HandledMessages
 from bot.health import HealthServer
 from bot.message import IncomingMessage
@@ -329,6 +330,7 @@ async def run_bot(settings: BotSettings) -> None:
             log.info("health: http://%s:%d/healthz and /metrics", health.host, health.port)
         await stack.enter_async_context(bot)
         bot.start()
+        freeze_start_up()
         log.info("ready: listening as %s", bot.username)
         await stop.wait()
         log.info("stopping: finishing the commands in flight")

@@ -305,7 +305,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     setup_logging(settings.log_level, secrets=_secrets_of(settings))
     from bot.app import run_bot  # lazy: `rcbot keygen` and `check` need none of the runtime
+    from bot.gc_tuning import tune_for_serving
 
+    tune_for_serving()
     asyncio.run(run_bot(settings))
     return 0
 
