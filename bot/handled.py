@@ -227,9 +227,14 @@ class HandledMessages:
         """Extend the leases of every claim this replica holds; returns how many."""
         if not self.claims_in_database or not self._in_flight:
             return 0
+        # SKIP LOCKED: a row locked meanwhile is being finished by this replica's own write
+        # (its claim is about to go), and waiting for it while holding the others' locks could
+        # deadlock with that write, which PostgreSQL only breaks after a second.
         async with self._store.transaction() as db:
             return await db.execute(
-                "UPDATE handled_messages SET lease_until = ? WHERE claimed_by = ?",
+                "UPDATE handled_messages SET lease_until = ? WHERE message_id IN"
+                " (SELECT message_id FROM handled_messages WHERE claimed_by = ?"
+                " FOR UPDATE SKIP LOCKED)",
                 (self._clock() + self.lease, self.owner),
             )
 

@@ -763,6 +763,21 @@ async def test_renew_keeps_a_replicas_claims_alive(
     assert await a.renew() == 1
 
 
+async def test_renew_does_not_wait_for_a_claim_locked_by_a_write_in_progress(
+    shared_stores: tuple[Store, Store], clock: Clock
+) -> None:
+    a, _ = ledgers(shared_stores, clock)
+    store = shared_stores[0]
+    assert await a.claim(message("m1"), ms(5)) is Claim.MINE
+    assert await a.claim(message("m2", "R2"), ms(5)) is Claim.MINE
+    async with store.transaction() as db:  # a write finishing m1 holds its row meanwhile
+        await db.execute(
+            "UPDATE handled_messages SET handled_at = 0 WHERE message_id = ?", ("m1",)
+        )
+        renewed = await asyncio.wait_for(a.renew(), 5)  # waiting here would deadlock
+    assert renewed == 1
+
+
 async def test_a_message_finished_by_its_owner_is_final_for_everybody(
     shared_stores: tuple[Store, Store], clock: Clock
 ) -> None:
