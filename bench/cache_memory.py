@@ -23,11 +23,11 @@ import secrets
 import sys
 import tempfile
 import tracemalloc
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.conversation_store import ConversationKey, ConversationRecord, ConversationStore
+from bench.seed import fake_user_id, seed
+from bot.conversation_store import ConversationKey, ConversationStore
 from bot.crypto import generate_key
 from bot.profile import Profile
 from bot.rest import Credentials
@@ -57,25 +57,12 @@ def user_document(index: int) -> dict[str, Any]:
 async def measure(users: int, folder: Path) -> dict[str, Any]:
     """Bytes per active person for each cache, after N people used the bot once."""
     key = generate_key()
+    probe = ("probe-user-id", "probe", secrets.token_urlsafe(32))
+    await seed(folder / "bot.db", key, probe, fake=users, conversations=users)
+    # A fresh process's view: rows on disk, nothing cached yet.
     store = await Store.open(folder / "bot.db", secret_key=key)
     try:
-        for index in range(users):
-            await store.put_token(
-                user_id=f"user{index:06d}abcdefgh",
-                username=f"person{index:06d}",
-                token=secrets.token_urlsafe(32),
-            )
-        conversations = ConversationStore(store)
-        deadline = datetime.now(UTC) + timedelta(days=1)
-        for index in range(users):
-            where = ConversationKey(f"dm{index:06d}xyz", f"user{index:06d}abcdefgh")
-            await conversations.put(ConversationRecord(where, "email", "confirm", deadline, {}))
-        # A fresh process's view: rows on disk, nothing cached yet.
-        reopened = await Store.open(folder / "bot.db", secret_key=key)
-        try:
-            return await _fill(reopened, users)
-        finally:
-            await reopened.close()
+        return await _fill(store, users)
     finally:
         await store.close()
 
@@ -89,7 +76,7 @@ async def _fill(store: Store, users: int) -> dict[str, Any]:
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     for index in range(users):
-        await store.get_token(f"user{index:06d}abcdefgh")
+        await store.get_token(fake_user_id(index))
     figures["token_bytes_per_user"] = _grown(before, users)
     before = tracemalloc.take_snapshot()
     for index, document in enumerate(documents):

@@ -27,6 +27,11 @@ from bot.store import Store
 PENDING_FOR: Final = timedelta(days=1)
 
 
+def fake_user_id(index: int) -> str:
+    """The user id of the `index`th made-up delegated token."""
+    return f"fakeuser{index:06d}"
+
+
 async def seed(
     db: Path, secret_key: str, probe: tuple[str, str, str], fake: int, conversations: int = 0
 ) -> float:
@@ -39,7 +44,7 @@ async def seed(
         await store.put_token(user_id=user_id, username=username, token=token)
         for index in range(fake):
             await store.put_token(
-                user_id=f"fakeuser{index:06d}",
+                user_id=fake_user_id(index),
                 username=f"fake{index:06d}",
                 token=secrets.token_urlsafe(32),
             )

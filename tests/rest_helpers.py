@@ -46,3 +46,14 @@ async def login(http: aiohttp.ClientSession, base_url: str, user: str, password:
     reply = await call(http, base_url, "POST", "login", json={"user": user, "password": password})
     assert reply.status == 200, reply.body
     return reply.body["data"]["userId"], reply.body["data"]["authToken"]
+
+
+async def sandbox_call(base_url: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """A sandbox-own endpoint (`/sandbox/faults`, ...): its JSON answer, which must be a 200."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, f"{base_url}{path}", json=body) as reply,
+    ):
+        answer = await reply.json()
+        assert reply.status == 200, answer
+        return dict(answer)

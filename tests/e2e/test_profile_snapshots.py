@@ -14,8 +14,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from bot.app import ProfileBot
 from bot.crypto import generate_key
 from bot.profile import ProfileService
@@ -24,6 +22,7 @@ from bot.store import Store
 from sandbox import serve
 from sandbox.people import Person, create_account
 from tests.e2e.conftest import PASSWORD, ask_bot, delegate, open_workspace
+from tests.rest_helpers import sandbox_call
 
 
 class Workspace:
@@ -34,13 +33,7 @@ class Workspace:
         self.person = person
 
     async def _sandbox(self, method: str, body: Any = None) -> dict[str, Any]:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, f"{self.url}/sandbox/faults", json=body) as reply,
-        ):
-            answer = await reply.json()
-            assert reply.status == 200, answer
-            return dict(answer)
+        return await sandbox_call(self.url, method, "/sandbox/faults", body)
 
     async def count_reads(self) -> None:
         """From now on, count the person's `GET me` calls."""
@@ -149,13 +142,10 @@ async def test_commands_in_flight_together_read_the_workspace_settings_once(
         )
         rest = await stack.enter_async_context(RestClient(url))
         service = ProfileService(store, rest)
-        async with aiohttp.ClientSession() as http:
-            fault = {"endpoint": "settings.public", "delay": 0.05, "count": 100}
-            async with http.post(f"{url}/sandbox/faults", json=fault) as reply:
-                assert reply.status == 200
-            answers = await asyncio.gather(*(service.workspace_settings() for _ in range(20)))
-            async with http.get(f"{url}/sandbox/faults") as reply:
-                faults = (await reply.json())["faults"]
+        fault = {"endpoint": "settings.public", "delay": 0.05, "count": 100}
+        await sandbox_call(url, "POST", "/sandbox/faults", fault)
+        answers = await asyncio.gather(*(service.workspace_settings() for _ in range(20)))
+        faults = (await sandbox_call(url, "GET", "/sandbox/faults"))["faults"]
         assert all(answer == answers[0] for answer in answers)
         assert "Accounts_AllowUserProfileChange" in answers[0]
         assert [fault["fired"] for fault in faults] == [1]

@@ -32,6 +32,7 @@ from sandbox.server import serve_state
 from sandbox.state import SandboxState
 from tests.conftest import ADMIN, ADMIN_ENV
 from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, PASSWORD, WORKSPACE_ENV
+from tests.rest_helpers import sandbox_call
 
 # Rocket.Chat's own REST limiter off: in these tests every 429 is one the test injected.
 FAULTS_ENV = {
@@ -81,13 +82,7 @@ class Sandbox:
         await self.start()
 
     async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, f"{self.url}{path}", json=body) as reply,
-        ):
-            answer = await reply.json()
-            assert reply.status == 200, answer
-            return dict(answer)
+        return await sandbox_call(self.url, method, path, body)
 
     async def inject(self, **fault: Any) -> None:
         """Arm a fault (POST /sandbox/faults)."""
