@@ -179,6 +179,7 @@ BAD_VALUES = [
     ("health_port", "70000", "70000", "1 to 65535"),
     ("secret_key", '"not-a-key"', "not-a-key", "rcbot keygen"),
     ("aliases", '{ "a b" = "status" }', '{"a b": "status"}', "single words"),
+    ("profile_snapshot_seconds", "-1", "-1", "0: read every time"),
 ]
 
 
