@@ -200,7 +200,7 @@ class BotSettings(BaseSettings):
     # Replicas on PostgreSQL (README "Running several replicas").
     replica_lease: float = Field(default=15.0, gt=0)
     replica_defer: float = Field(default=1.0, ge=0)
-    # How long a profile Rocket.Chat returned may stand in for a read (README "Performance").
+    # How long a profile Rocket.Chat returned may stand in for a read (README "Benchmarks").
     profile_snapshot_seconds: float = Field(default=30.0, ge=0)
 
     @classmethod
