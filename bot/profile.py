@@ -528,7 +528,10 @@ class ProfileService:
         if text is not None:
             after["status_text"] = text
         async with self._lock(ctx.sender_id):
-            profile = await self._starting_point(ctx, credentials, after)
+            if expiry is None:
+                profile = await self._starting_point(ctx, credentials, after)
+            else:  # what it replaces comes back by itself later: it must be what is there now
+                profile = await self._read(ctx, credentials)
             zone = self.zone_of(profile)
             deadline = expiry.deadline(self.wall_clock.now(), zone) if expiry else None
             changes = await self._commit(
@@ -866,7 +869,8 @@ class ProfileService:
                 "This workspace does not allow the invisible (offline) status, so I can't set it."
             )
         async with self._lock(actor.sender_id):
-            profile = await self._starting_point(actor, credentials, fields)
+            # A rule acts while the person may be busy elsewhere: start from a fresh read.
+            profile = await self._read(actor, credentials)
             deadline = self.wall_clock.now() + duration if duration else None
             return await self._commit(
                 actor, credentials, profile, fields, label=label, cause=cause, deadline=deadline

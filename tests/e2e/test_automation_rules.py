@@ -126,6 +126,23 @@ async def test_a_message_rule_acts_for_its_sender_once_they_opted_in(world: Cloc
     assert await status_of(alice) == ("online", "")
 
 
+async def test_a_rule_puts_back_what_was_there_even_right_after_a_change_through_the_bot(
+    world: ClockedWorld,
+) -> None:
+    alice = await ready(world, "alice")
+    await ask_bot(alice, "/rules on lunch")
+    await ask_bot(alice, "/status online Working")
+    # Seconds later, in the Rocket.Chat client: the bot's last answer is out of date now.
+    await alice.rest(
+        "POST", "users.updateOwnBasicInfo", json={"data": {"statusText": "In a meeting"}}
+    )
+    await alice.say("GENERAL", "lunch")
+    await ask_bot(alice, "/rules")
+    assert await status_of(alice) == ("away", "At lunch")
+    await advance(world, 3600)
+    assert await status_of(alice) == ("online", "In a meeting")
+
+
 async def test_a_rule_changes_bio_and_nickname_for_a_while(world: ClockedWorld) -> None:
     dave = await ready(world, "dave")
     await ask_bot(dave, "/bio Backend")

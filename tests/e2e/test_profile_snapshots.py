@@ -110,6 +110,16 @@ async def test_already_so_is_checked_with_a_fresh_read(tmp_path: Path) -> None:
         assert "already" in await ask_bot(space.person, "/nick Ali")
 
 
+async def test_a_temporary_status_puts_back_what_is_there_now_not_a_snapshot(
+    tmp_path: Path,
+) -> None:
+    async with workspace(tmp_path) as space:
+        await ask_bot(space.person, "/status online Working")
+        await set_elsewhere(space.person, statusText="In a meeting")
+        reply = await ask_bot(space.person, "/status away Lunch for 1h")
+        assert "In a meeting" in reply and "Working" not in reply, reply
+
+
 async def test_a_change_made_elsewhere_meanwhile_is_kept(tmp_path: Path) -> None:
     async with workspace(tmp_path) as space:
         await ask_bot(space.person, "/nick Ali")
