@@ -70,7 +70,7 @@ async def measure(users: int, folder: Path) -> dict[str, Any]:
 async def _fill(store: Store, users: int) -> dict[str, Any]:
     snapshots = ProfileSnapshots(3600.0)
     conversations = ConversationStore(store)
-    documents = [json.loads(json.dumps(user_document(i))) for i in range(users)]
+    documents = [user_document(i) for i in range(users)]
     figures: dict[str, Any] = {"users": users}
     gc.collect()
     tracemalloc.start()

@@ -427,6 +427,7 @@ class Registry:
                 )
         for word in (spec.name, *spec.aliases):
             self._lookup[word.casefold()] = spec
+            self._names = None
             self._origin[word.casefold()] = origin
         self._commands[spec.name.casefold()] = spec
 
@@ -449,6 +450,7 @@ class Registry:
                 f"{where}: {alias!r} is already the command {existing.name!r} or its alias"
             )
         self._lookup[key] = spec
+        self._names = None
         self._origin[key] = "aliases setting"
         self._extra_aliases.setdefault(spec.name.casefold(), []).append(alias)
 
@@ -463,8 +465,8 @@ class Registry:
 
     def names(self) -> frozenset[str]:
         """Every name and alias, folded: what `parse_command(known_names=...)` wants."""
-        if self._names is None or len(self._names) != len(self._lookup):
-            self._names = frozenset(self._lookup)  # names are only ever added
+        if self._names is None:  # built once, dropped when a name is added
+            self._names = frozenset(self._lookup)
         return self._names
 
     def commands(self) -> tuple[CommandSpec, ...]:

@@ -32,18 +32,19 @@ class Workspace:
         self.url = url
         self.person = person
 
-    async def _sandbox(self, method: str, body: Any = None) -> dict[str, Any]:
+    async def faults(self, method: str, body: Any = None) -> dict[str, Any]:
+        """The sandbox's fault endpoint (`/sandbox/faults`): arm, list or clear faults."""
         return await sandbox_call(self.url, method, "/sandbox/faults", body)
 
     async def count_reads(self) -> None:
         """From now on, count the person's `GET me` calls."""
-        await self._sandbox("DELETE")
+        await self.faults("DELETE")
         fault = {"endpoint": "me", "user": self.person.username, "delay": 0.001, "count": 1000}
-        await self._sandbox("POST", fault)
+        await self.faults("POST", fault)
 
     async def reads(self) -> int:
         """`GET me` calls made with the person's credentials since `count_reads`."""
-        faults = (await self._sandbox("GET"))["faults"]
+        faults = (await self.faults("GET"))["faults"]
         return sum(int(fault["fired"]) for fault in faults if fault.get("endpoint") == "me")
 
 
@@ -135,7 +136,7 @@ async def test_a_failed_change_forgets_the_snapshot(tmp_path: Path) -> None:
         await ask_bot(space.person, "/nick Ali")
         await space.count_reads()
         fault = {"endpoint": "users.updateOwnBasicInfo", "status": 503, "count": 1}
-        await space._sandbox("POST", fault)
+        await space.faults("POST", fault)
         assert "try again" in await ask_bot(space.person, "/nick Bob")
         assert (await space.person.profile())["nickname"] == "Ali"
         assert "Bob" in await ask_bot(space.person, "/nick Bob")
