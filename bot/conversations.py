@@ -133,6 +133,11 @@ class Flow(Protocol):
         ...
 
     @property
+    def article(self) -> str:
+        """The article before `label` as it is spoken: "an" email change, "a" username change."""
+        ...
+
+    @property
     def steps(self) -> Mapping[str, Step]:
         """The steps by name (stored in records, like `name`)."""
         ...
@@ -293,10 +298,9 @@ class Conversations:
 
     def _busy(self, pending: Flow, wanted: Flow) -> str:
         again = "start it again" if pending.name == wanted.name else "then send your command again"
-        article = "an" if pending.label[:1].lower() in "aeiou" else "a"
         return (
-            f"You already have {article} {pending.label} waiting for your answer in our direct "
-            "messages, and I handle one such change at a time. Answer my last question there, "
+            f"You already have {pending.article} {pending.label} waiting for your answer in our "
+            "direct messages, and I handle one such change at a time. Answer my last question there, "
             f"or send `{self.prefix}cancel` to drop the {pending.label}; {again}."
         )
 

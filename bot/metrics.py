@@ -6,8 +6,9 @@
     rcbot_command_seconds{command}           time from a command's start to its answer sent
     rcbot_reconnects_total                   realtime connections opened again after a drop
     rcbot_api_errors_total{kind}             REST calls that failed after retries: auth,
-                                             rate_limited, two_factor, network, server (5xx),
-                                             refused (other 4xx)
+                                             rate_limited, two_factor (a code refused; a code
+                                             asked for is part of the flow, not an error),
+                                             network, server (5xx), refused (other 4xx)
     rcbot_messages_refused_total{reason}     messages not handled: flood, busy (global limit),
                                              unreadable (too long, control characters)
     rcbot_connected                          1 while connected and logged in, else 0
@@ -70,7 +71,7 @@ def error_kind(error: ServerError) -> str:
         return "auth"
     if isinstance(error, RateLimited):
         return "rate_limited"
-    if isinstance(error, TwoFactorRequired | TwoFactorInvalid):
+    if isinstance(error, TwoFactorInvalid):
         return "two_factor"
     if error.status == 0:
         return "network"
@@ -86,6 +87,8 @@ def count_api_errors(client: Any, method: str = "request") -> None:
     async def counted(*args: Any, **kwargs: Any) -> Any:
         try:
             return await original(*args, **kwargs)
+        except TwoFactorRequired:
+            raise  # the server asks for a code: a question to pass on, not a failure
         except ServerError as error:
             API_ERRORS.labels(kind=error_kind(error)).inc()
             raise

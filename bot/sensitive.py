@@ -246,6 +246,7 @@ class SensitiveFlow:
 
     name: ClassVar[str]
     label: ClassVar[str]  # "email change"
+    article: ClassVar[str] = "a"  # as spoken: "an email change", "a username change"
     thing: ClassVar[str]  # "email address", for explain_rejection
     command: ClassVar[str]  # "email <new address>"
 
@@ -570,6 +571,7 @@ class EmailChange(SensitiveFlow):
 
     name = "email"
     label = "email change"
+    article = "an"
     thing = "email address"
     command = "email <new address>"
 

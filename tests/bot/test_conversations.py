@@ -73,6 +73,7 @@ class Quiz:
 
     name = "quiz"
     label = "quiz"
+    article = "a"
 
     def __init__(self) -> None:
         self.steps = {
