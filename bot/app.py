@@ -168,7 +168,7 @@ class ProfileBot:
                 per_user=settings.rate_limit_per_user,
                 global_limit=settings.rate_limit_global,
                 window=settings.rate_limit_window,
-                clock=lambda: self.clock.now().timestamp(),
+                clock=self.clock.monotonic,
             ),
             max_message_length=settings.max_message_length,
             ledger=self._handled,

@@ -1,8 +1,10 @@
 """The time the bot schedules by, injected so tests move it instead of waiting.
 
 Everything with a deadline (conversation expiry, status reverts, scheduled rules) asks a `Clock`
-for the time and sleeps through it. `SystemClock` is the real one; `ManualClock` only moves when
-a test calls `advance()`, which wakes exactly the sleepers whose time has come.
+for the time and sleeps through it. Windows and intervals (the flood gate's minute) use
+`monotonic()` instead, which never steps back when the wall clock is corrected. `SystemClock`
+is the real one; `ManualClock` only moves when a test calls `advance()` (both times, waking
+exactly the sleepers whose time has come) or `jump()` (the wall clock alone, as an NTP step).
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 
 
 class Clock:
-    """Wall-clock time in UTC, and sleeping until a moment."""
+    """Wall-clock time in UTC, monotonic seconds for intervals, and sleeping until a moment."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        """Seconds that only ever go forward (for windows and intervals, never for dates)."""
+        return time.monotonic()
 
     async def sleep_until(self, when: datetime) -> None:
         """Return once `now()` has reached `when` (at once if it already has)."""
@@ -34,11 +41,20 @@ class ManualClock(Clock):
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        self._elapsed = 0.0
         self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
     def now(self) -> datetime:
         return self._now
+
+    def monotonic(self) -> float:
+        return self._elapsed
+
+    def jump(self, seconds: float) -> None:
+        """Step the wall clock alone (negative: backwards), as an NTP correction does; monotonic
+        time and the sleepers are left as they are."""
+        self._now += timedelta(seconds=seconds)
 
     async def sleep_until(self, when: datetime) -> None:
         if when <= self._now:
@@ -50,7 +66,9 @@ class ManualClock(Clock):
 
     async def advance(self, seconds: float = 0, *, to: datetime | None = None) -> None:
         """Move time forward and let every sleeper whose moment has come run."""
-        self._now = to if to is not None else self._now + timedelta(seconds=seconds)
+        target = to if to is not None else self._now + timedelta(seconds=seconds)
+        self._elapsed += max(0.0, (target - self._now).total_seconds())
+        self._now = target
         while self._sleepers and self._sleepers[0][0] <= self._now:
             _, _, wake = heapq.heappop(self._sleepers)
             if not wake.done():

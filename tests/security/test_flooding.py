@@ -86,3 +86,20 @@ async def test_a_flood_of_room_commands_gets_one_cross_and_one_dm(tmp_path: Path
         reacted = [m["_id"] for m in general["messages"] if m["_id"] in ids and m.get("reactions")]
         assert sorted(reacted) == sorted(ids[:2])  # the command itself, and the one notice
         assert len(bot_messages(alice, after=mark, room_id=dm)) == 2
+
+
+async def test_a_wall_clock_stepping_back_does_not_freeze_a_window(tmp_path: Path) -> None:
+    """The windows run on monotonic time: an NTP step backwards of an hour (which makes every
+    window look an hour younger on the wall clock) lets the sender in after a window as usual."""
+    async with security_world(
+        tmp_path, rate_limit_per_user=2, rate_limit_global=0, rate_limit_window=60
+    ) as world:
+        alice = await world.person("alice")
+        dm = await alice.direct_room(BOT_NAME)
+        mark = alice.heard_count
+        for _ in range(3):
+            await alice.say(dm, "/cancel")
+        await alice.hear(lambda m: from_bot(dm)(m) and "Slow down" in m["msg"], after=mark)
+        world.clock.jump(-3600)
+        await world.clock.advance(61)
+        assert NOTHING_TO_CANCEL in await ask_bot(alice, "/cancel")
