@@ -41,6 +41,12 @@ from bot.rules.model import Rule, load_zone, parse_rules
 ENV_PREFIX: Final = "RCBOT_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
+
+def _seconds(low: str, high: float, example: str) -> str:
+    """How a duration setting is described: its finite range and an example."""
+    return f"a number of seconds {low} and at most {high:g}, e.g. {example}"
+
+
 # What each key expects, in words: used whenever a value has the wrong type or shape.
 EXPECTED: Final[Mapping[str, str]] = {
     "server_url": "the http(s) URL of the Rocket.Chat server, e.g. https://chat.example.com",
@@ -54,30 +60,30 @@ EXPECTED: Final[Mapping[str, str]] = {
     "prefixes": 'a non-empty list of command prefixes without spaces, e.g. ["/", "!"]',
     "aliases": 'a table of alias = "command name", e.g. presence = "status"',
     "max_concurrent_commands": "a whole number, at least 1",
-    "request_timeout": "a number of seconds greater than 0, e.g. 10",
-    "conversation_timeout": "a number of seconds greater than 0, e.g. 300 (5 minutes)",
+    "request_timeout": _seconds("greater than 0", 300, "10"),
+    "conversation_timeout": _seconds("greater than 0", 86_400, "300 (5 minutes)"),
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "health_port": "a TCP port from 1 to 65535 (or leave it out)",
     "health_host": "the address the health endpoint listens on, e.g. 127.0.0.1",
     "rate_limit_per_user": "a whole number of commands, 0 or more (0: no limit)",
     "rate_limit_global": "a whole number of commands, 0 or more (0: no limit)",
-    "rate_limit_window": "a number of seconds greater than 0, e.g. 60",
+    "rate_limit_window": _seconds("greater than 0", 86_400, "60"),
     "max_message_length": "a whole number of characters, at least 500",
     "rules": "a list of [[rules]] tables with name, trigger, users and change (see "
     "bot.example.toml)",
     "admin_role": "the name of a Rocket.Chat role, e.g. admin",
     "default_timezone": "an IANA time zone name such as Europe/Berlin or UTC",
-    "reconnect_delay_min": "a number of seconds greater than 0, e.g. 0.5",
-    "reconnect_delay_max": "a number of seconds, at least reconnect_delay_min, e.g. 30",
+    "reconnect_delay_min": _seconds("greater than 0", 3600, "0.5"),
+    "reconnect_delay_max": _seconds("at least reconnect_delay_min", 3600, "30"),
     "retry_attempts": "a whole number of tries, at least 1",
-    "retry_delay_min": "a number of seconds greater than 0, e.g. 0.5",
-    "retry_delay_max": "a number of seconds, at least retry_delay_min, e.g. 8",
-    "max_rate_limit_wait": "a number of seconds, 0 or more, e.g. 60",
-    "answer_wait": "a number of seconds, 0 or more, e.g. 120",
-    "catch_up_window": "a number of seconds greater than 0, e.g. 3600 (an hour)",
-    "replica_lease": "a number of seconds greater than 0, e.g. 15",
-    "replica_defer": "a number of seconds, 0 or more, e.g. 1",
-    "profile_snapshot_seconds": "a number of seconds, 0 or more, e.g. 30 (0: read every time)",
+    "retry_delay_min": _seconds("greater than 0", 300, "0.5"),
+    "retry_delay_max": _seconds("at least retry_delay_min", 300, "8"),
+    "max_rate_limit_wait": _seconds("0 or more", 3600, "60"),
+    "answer_wait": _seconds("0 or more", 3600, "120"),
+    "catch_up_window": _seconds("greater than 0", 604_800, "3600 (an hour)"),
+    "replica_lease": _seconds("greater than 0", 600, "15"),
+    "replica_defer": _seconds("0 or more", 60, "1"),
+    "profile_snapshot_seconds": _seconds("0 or more", 3600, "30 (0: read every time)"),
 }
 LOGIN_PAIRS: Final = (("username", "password"), ("user_id", "auth_token"))
 
@@ -176,32 +182,32 @@ class BotSettings(BaseSettings):
     prefixes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["/", "!"])
     aliases: dict[str, str] = Field(default_factory=dict)
     max_concurrent_commands: int = Field(default=128, ge=1)
-    request_timeout: float = Field(default=10.0, gt=0)
-    conversation_timeout: float = Field(default=300.0, gt=0)
+    request_timeout: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
+    conversation_timeout: float = Field(default=300.0, gt=0, le=86_400, allow_inf_nan=False)
     log_level: LogLevel = "INFO"
     health_port: int | None = Field(default=None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
     rate_limit_per_user: int = Field(default=20, ge=0)
     rate_limit_global: int = Field(default=300, ge=0)
-    rate_limit_window: float = Field(default=60.0, gt=0)
+    rate_limit_window: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
     max_message_length: int = Field(default=5000, ge=500)
     rules: list[Rule] = Field(default_factory=list)
     admin_role: str = "admin"
     default_timezone: str = "UTC"
     # Reliability (README "Reliability"; bot.example.toml says what each one is for).
-    reconnect_delay_min: float = Field(default=0.5, gt=0)
-    reconnect_delay_max: float = Field(default=30.0, gt=0)
+    reconnect_delay_min: float = Field(default=0.5, gt=0, le=3600, allow_inf_nan=False)
+    reconnect_delay_max: float = Field(default=30.0, gt=0, le=3600, allow_inf_nan=False)
     retry_attempts: int = Field(default=4, ge=1)
-    retry_delay_min: float = Field(default=0.5, gt=0)
-    retry_delay_max: float = Field(default=8.0, gt=0)
-    max_rate_limit_wait: float = Field(default=60.0, ge=0)
-    answer_wait: float = Field(default=120.0, ge=0)
-    catch_up_window: float = Field(default=3600.0, gt=0)
+    retry_delay_min: float = Field(default=0.5, gt=0, le=300, allow_inf_nan=False)
+    retry_delay_max: float = Field(default=8.0, gt=0, le=300, allow_inf_nan=False)
+    max_rate_limit_wait: float = Field(default=60.0, ge=0, le=3600, allow_inf_nan=False)
+    answer_wait: float = Field(default=120.0, ge=0, le=3600, allow_inf_nan=False)
+    catch_up_window: float = Field(default=3600.0, gt=0, le=604_800, allow_inf_nan=False)
     # Replicas on PostgreSQL (README "Running several replicas").
-    replica_lease: float = Field(default=15.0, gt=0)
-    replica_defer: float = Field(default=1.0, ge=0)
+    replica_lease: float = Field(default=15.0, gt=0, le=600, allow_inf_nan=False)
+    replica_defer: float = Field(default=1.0, ge=0, le=60, allow_inf_nan=False)
     # How long a profile Rocket.Chat returned may stand in for a read (README "Benchmarks").
-    profile_snapshot_seconds: float = Field(default=30.0, ge=0)
+    profile_snapshot_seconds: float = Field(default=30.0, ge=0, le=3600, allow_inf_nan=False)
 
     @classmethod
     def settings_customise_sources(

@@ -220,3 +220,27 @@ def test_known_secrets_and_tracebacks_are_scrubbed(scrubbed_log: Any) -> None:
 def test_ordinary_ids_survive_scrubbing() -> None:
     message = "message Xk2Pq8ZrT7WmN3bCd in room GENERAL from 5fKJ2nBq4R8sT1uVw"
     assert cli.scrub(message) == message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("RCBOT_REQUEST_TIMEOUT", "inf", "greater than 0 and at most 300"),
+        ("RCBOT_CATCH_UP_WINDOW", "1e12", "greater than 0 and at most 604800"),
+        ("RCBOT_CONVERSATION_TIMEOUT", "nan", "greater than 0 and at most 86400"),
+        ("RCBOT_ANSWER_WAIT", "-inf", "0 or more and at most 3600"),
+        ("RCBOT_RECONNECT_DELAY_MAX", "1e300", "at most 3600"),
+    ],
+)
+def test_check_refuses_durations_that_are_not_finite_and_bounded(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    """An endless timeout or window would never fire; `rcbot check` says the allowed range."""
+    result = rcbot("check", env={**good_env(), variable: value}, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stdout
+    key = variable.removeprefix("RCBOT_").lower()
+    line = next(line for line in result.stderr.splitlines() if key in line)
+    assert f"{key} ({variable}): expected a number of seconds" in line
+    assert expected in line
+    assert "Traceback" not in result.stderr
