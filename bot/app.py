@@ -34,6 +34,7 @@ from bot.gc_tuning import freeze_start_up
 from bot.handled import HandledMessages
 from bot.health import HealthServer
 from bot.message import IncomingMessage
+from bot.privacy import OneToOneRooms
 from bot.registry import Registry
 from bot.replicas import Heartbeat, Replicas, beat_period
 from bot.replies import Replies
@@ -173,6 +174,7 @@ class ProfileBot:
             max_message_length=settings.max_message_length,
             ledger=self._handled,
             affinity=self.replicas,
+            privacy=OneToOneRooms(self._connection, bot_user_id=self.user_id),
         )
         self._conversations.open()  # its sweeper may tell people about expiries right away
         await self._automation.start()  # reverts that fell due while down run right away

@@ -255,8 +255,8 @@ class Conversations:
         """Store a new conversation of `flow` waiting at `step`, and return the reply to send.
 
         A second conversation while one is pending is refused with a UserError that says
-        which one is pending and how to cancel it. When the command came from a group DM, the
-        question goes to the one-to-one DM and the reply only points there.
+        which one is pending and how to cancel it. The conversation happens in the sender's
+        one-to-one DM, where the dispatcher sends the reply wherever the command came from.
         """
         if flow.name not in self._flows or step not in flow.steps:
             raise ValueError(f"unknown flow or step: {flow.name}/{step}")
@@ -278,23 +278,7 @@ class Conversations:
             await self._records.put(record)
         self._wake.set()
         log.info("started a %s conversation with %s", flow.name, ctx.sender_id)
-        return await self.reply_privately(ctx, prompt, room_id=room_id)
-
-    async def reply_privately(
-        self, ctx: CommandContext, text: str, *, room_id: str | None = None
-    ) -> str:
-        """What a command returns so that `text` reaches the sender's one-to-one DM.
-
-        In that DM or in a room (the dispatcher answers rooms in the DM) it is `text` itself;
-        in a group DM, `text` is sent to the one-to-one DM here and the reply only points there.
-        """
-        if not ctx.is_direct:
-            return text
-        room_id = room_id or await self.direct_room(ctx)
-        if ctx.room_id == room_id:
-            return text
-        await self._chat.send_message(room_id, text)
-        return "I've answered you in our direct messages."
+        return prompt
 
     def _busy(self, pending: Flow, wanted: Flow) -> str:
         again = "start it again" if pending.name == wanted.name else "then send your command again"

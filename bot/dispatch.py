@@ -32,6 +32,7 @@ from bot.errors import BotError, UserError
 from bot.flood import FloodGate, readable_head, screen_text
 from bot.message import IncomingMessage
 from bot.parser import ParsedCommand, parse_command
+from bot.privacy import OneToOneRooms
 from bot.registry import Registry, describe_error
 from bot.replies import Replies
 
@@ -117,8 +118,10 @@ class Dispatcher:
         max_message_length: int | None = None,
         ledger: MessageLedger | None = None,
         affinity: Affinity | None = None,
+        privacy: OneToOneRooms | None = None,
     ) -> None:
         self._bot_user_id = bot_user_id
+        self._privacy = privacy
         self._registry = registry
         self._services = services
         self._replies = replies
@@ -146,6 +149,8 @@ class Dispatcher:
         """
         if not self._is_new_user_text(message, replayed=replayed):
             return
+        if self._privacy is not None:
+            message = await self._privacy.mark(message)
         wait = self._affinity.defer_for(message.sender_id) if self._affinity else 0.0
         # A live message queues behind the sender's waiting ones. A replayed one does not: it
         # may be the older message they wait for (taken over from a replica that died).

@@ -20,7 +20,12 @@ class RoomType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
-    """One message from `stream-room-messages`, with the sender as the server says it."""
+    """One message from `stream-room-messages`, with the sender as the server says it.
+
+    `one_to_one` is set by the dispatcher (bot.privacy) for the sender's one-to-one DM with the
+    bot: the only private place. A group DM has the same room type `d`, but all its members
+    read it, so there the bot behaves as in any room.
+    """
 
     id: str
     room_id: str
@@ -32,10 +37,12 @@ class IncomingMessage:
     room_name: str | None = None  # absent for DMs
     system_type: str | None = None  # Rocket.Chat's `t` (uj, rm, ...); None for user text
     edited: bool = False
+    one_to_one: bool = False
 
     @property
     def is_direct(self) -> bool:
-        return self.room_type is RoomType.DIRECT
+        """True in the sender's one-to-one DM with the bot (never in a group DM)."""
+        return self.one_to_one
 
 
 def reply_id(message_id: str, text: str) -> str:

@@ -770,7 +770,7 @@ class PasswordChange(SensitiveFlow):
         room_id = await self._conversations.direct_room(ctx)
         if not new_password:
             return await self._begin(ctx, room_id, None, note="")
-        if ctx.room_id != room_id:
+        if not ctx.is_direct:
             await self._refuse_outside_dm(ctx)
         if await self._delete(ctx.message):
             note = "I deleted your message. "
@@ -838,7 +838,7 @@ class PasswordChange(SensitiveFlow):
             f"another one, then send me `{self.prefix}password` here, in our direct messages, "
             "and I'll ask for it privately."
         )
-        raise UserError(await self._conversations.reply_privately(ctx, text))
+        raise UserError(text)
 
     # -- steps ------------------------------------------------------------------------------
 

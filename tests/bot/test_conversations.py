@@ -124,6 +124,7 @@ def message(
         id=f"m{next(_ids)}",
         room_id=room_id,
         room_type=RoomType.DIRECT if direct else RoomType.CHANNEL,
+        one_to_one=direct,
         text=text,
         sender_id=f"u-{sender}",
         sender_username=sender,

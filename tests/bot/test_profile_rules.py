@@ -148,6 +148,7 @@ def context(*, direct: bool = True, sender: str = "u1") -> CommandContext:
         id="m1",
         room_id="dm1" if direct else "GENERAL",
         room_type=RoomType.DIRECT if direct else RoomType.CHANNEL,
+        one_to_one=direct,
         text="",
         sender_id=sender,
         sender_username="alice" if sender == "u1" else "bob",

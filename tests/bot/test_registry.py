@@ -55,6 +55,7 @@ def context(direct: bool = True) -> CommandContext:
         id="m1",
         room_id="r1",
         room_type=RoomType.DIRECT if direct else RoomType.CHANNEL,
+        one_to_one=direct,
         text="",
         sender_id="u1",
         sender_username="alice",

@@ -284,15 +284,20 @@ async def test_a_command_in_a_group_dm_continues_in_the_one_to_one_dm(
     group = (await alice.call("createDirectMessage", "bob", BOT_NAME))["rid"]
     room = await alice.direct_room(BOT_NAME)
     mark = alice.heard_count
-    await alice.say(group, "/username alice2")
+    command = await alice.say(group, "/username alice2")
     question = await alice.hear(
         lambda m: m["rid"] == room and m["u"]["username"] == BOT_NAME, after=mark
     )
     assert "@alice to @alice2" in question["msg"]
-    pointer = await alice.hear(
-        lambda m: m["rid"] == group and m["u"]["username"] == BOT_NAME, after=mark
+    # A group DM is a room like any other: a reaction there, no words (issue 13).
+    reacted = await alice.hear(
+        lambda m: m["_id"] == command and bool(m.get("reactions")), after=mark
     )
-    assert "direct messages" in pointer["msg"]
+    assert ":white_check_mark:" in reacted["reactions"]
+    assert not any(
+        m["rid"] == group and m["u"]["username"] == BOT_NAME for m in alice.heard()[mark:]
+    )
+    assert "Done" in await ask_bot(alice, "yes")
 
 
 # -- restarts ---------------------------------------------------------------------------------
