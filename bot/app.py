@@ -33,6 +33,7 @@ from bot.flood import FloodGate
 from bot.gc_tuning import freeze_start_up
 from bot.handled import HandledMessages
 from bot.health import HealthServer
+from bot.leaks import LeakGuard
 from bot.message import IncomingMessage
 from bot.privacy import OneToOneRooms
 from bot.registry import Registry
@@ -139,20 +140,28 @@ class ProfileBot:
             timeout=settings.conversation_timeout,
             prefix=settings.prefixes[0],
         )
+        sensitive = SensitiveChanges(
+            self._conversations,
+            self._rest,
+            tokens,
+            prefix=settings.prefixes[0],
+            audit=self._automation.audit,
+        )
         services: dict[str, Any] = {
             "tokens": tokens,
             "registry": self.registry,
             "settings": settings,
             **self._automation.services,
             "conversations": self._conversations,
-            "sensitive": SensitiveChanges(
-                self._conversations,
-                self._rest,
-                tokens,
-                prefix=settings.prefixes[0],
-                audit=self._automation.audit,
-            ),
+            "sensitive": sensitive,
         }
+        guard = LeakGuard(
+            tokens=tokens,
+            password=sensitive.password,
+            conversations=self._conversations,
+            replies=self.replies,
+            registry=self.registry,
+        )
         # The conversations hook goes first: a pending answer may be a secret.
         hooks: list[MessageHook] = [self._conversations, self._automation.hook]
         self.registry.check_injectables({"ctx", *services})
@@ -175,6 +184,7 @@ class ProfileBot:
             ledger=self._handled,
             affinity=self.replicas,
             privacy=OneToOneRooms(self._connection, bot_user_id=self.user_id),
+            guard=guard,
         )
         self._conversations.open()  # its sweeper may tell people about expiries right away
         await self._automation.start()  # reverts that fell due while down run right away

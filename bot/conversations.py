@@ -150,8 +150,9 @@ class Flow(Protocol):
         """The conversation under `key` ended: drop whatever the flow held in memory for it."""
         ...
 
-    async def discard(self, message: IncomingMessage) -> None:
-        """An answer to a secret step that will not be used: delete it if possible."""
+    async def discard(self, message: IncomingMessage) -> bool:
+        """An answer to a secret step that will not be used: delete it if possible (True when
+        it was deleted)."""
         ...
 
 
@@ -311,6 +312,37 @@ class Conversations:
         return f"Cancelled your {cancelled[0]}. Nothing was changed."
 
     # -- answers ----------------------------------------------------------------------------
+
+    async def awaits_secret(self, message: IncomingMessage) -> bool:
+        """True when the sender's conversation in this DM waits for a password or a code, so
+        the message is a secret whatever it says."""
+        step = await self._step_for(message)
+        return step is not None and step.secret
+
+    async def discard_answer(self, message: IncomingMessage, note: str) -> None:
+        """An answer to a secret step that will not be used (edited, unreadable, too many):
+        delete it, and tell the sender `note` and what became of it; the conversation stays
+        where it was."""
+        key = ConversationKey(room_id=message.room_id, user_id=message.sender_id)
+        record = await self._records.get(key)
+        flow = self._flows.get(record.flow) if record is not None else None
+        deleted = flow is not None and await flow.discard(message)
+        cleanup = (
+            "I deleted it, since it may hold your secret."
+            if deleted
+            else "It may hold your secret and I could not delete it: please delete it yourself."
+        )
+        await self._say(key, message, f"{note} {cleanup}")
+
+    async def _step_for(self, message: IncomingMessage) -> Step | None:
+        if not message.is_direct:
+            return None
+        key = ConversationKey(room_id=message.room_id, user_id=message.sender_id)
+        if not await self._records.may_have(key):
+            return None
+        record = await self._records.get(key)
+        flow = self._flows.get(record.flow) if record is not None else None
+        return flow.steps.get(record.step) if flow is not None and record is not None else None
 
     async def on_message(self, message: IncomingMessage, parsed: ParsedCommand | None) -> bool:
         """The MessageHook: take the sender's answer in their DM; True when it was taken."""

@@ -366,6 +366,17 @@ def _one_quoted_string(text: str) -> bool:
 
 _TOKEN_SHAPE: Final = re.compile(r"[A-Za-z0-9_\-.~+/=]{16,512}")
 _LIKELY_TOKEN: Final = re.compile(r"[A-Za-z0-9_\-]{30,512}")
+# Rocket.Chat's personal access tokens are Random.secret(): 43 base64url characters. In free
+# text (a sentence, a code block, quotes or brackets around it) only that exact shape counts.
+_TOKEN_IN_TEXT: Final = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])")
+MAX_TOKENS_CHECKED: Final = 3
+
+
+def tokens_in(text: str) -> list[str]:
+    """The words of `text` shaped like a personal access token, wherever they stand (at most a
+    few, each once): what must never stay where others can read it."""
+    found = dict.fromkeys(_TOKEN_IN_TEXT.findall(text))
+    return list(found)[:MAX_TOKENS_CHECKED]
 
 
 class PersonalAccessToken(str):

@@ -13,6 +13,11 @@ Flood control (bot.flood) sits at the door: text too long or with unreadable cha
 read (the sender is told why), and commands over the per-user or global limit do not run (the
 sender is told once per window, then hears nothing); notices go out in order with the sender's
 other answers.
+
+Before both, the secret guard (bot.leaks) sees every message, edits included: one that may
+hold a token or a password is decided on in the sender's queue, so that a secret is taken back
+whatever the screen or the flood gate would have said. An edit is an event of its own
+(`as_edit`): it never runs as a command, but a secret edited into a message is taken back.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from bot import metrics
 from bot.context import CommandContext
 from bot.errors import BotError, UserError
 from bot.flood import FloodGate, readable_head, screen_text
-from bot.message import IncomingMessage
+from bot.message import IncomingMessage, as_edit
 from bot.parser import ParsedCommand, parse_command
 from bot.privacy import OneToOneRooms
 from bot.registry import Registry, describe_error
@@ -76,6 +81,50 @@ class MessageLedger(Protocol):
         ...
 
 
+class Verdict(Enum):
+    """What the secret guard decided about a message that may hold a secret."""
+
+    RUN = "run"  # deliver it as usual (the command or conversation it is for deletes it)
+    DONE = "done"  # the secret was taken back: nothing else reads the message
+    PASS = "pass"  # no secret after all: screen, flood gate and command as for any message
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    """A verdict; for RUN, optionally the command to run instead of the parsed text."""
+
+    verdict: Verdict
+    parsed: ParsedCommand | None = None
+
+    @classmethod
+    def run(cls, parsed: ParsedCommand | None = None) -> GuardDecision:
+        return cls(Verdict.RUN, parsed)
+
+    @classmethod
+    def done(cls) -> GuardDecision:
+        return cls(Verdict.DONE)
+
+    @classmethod
+    def passed(cls) -> GuardDecision:
+        return cls(Verdict.PASS)
+
+
+class SecretGuard(Protocol):
+    """Looks at every message before the screen and the flood gate (bot.leaks)."""
+
+    async def suspects(self, message: IncomingMessage) -> bool:
+        """True when the message may hold a secret (cheap)."""
+        ...
+
+    async def decide(self, message: IncomingMessage, *, unreadable: str | None) -> GuardDecision:
+        """Run in the sender's queue; `unreadable` is the screen's sentence, if any."""
+        ...
+
+    async def refuse(self, message: IncomingMessage, notice: str | None) -> None:
+        """A RUN message refused by the flood gate: take its secret back, tell `notice`."""
+        ...
+
+
 class Affinity(Protocol):
     """With replicas: how long to leave a sender's messages to the replica that owns them."""
 
@@ -86,11 +135,14 @@ class Affinity(Protocol):
 
 @dataclass(frozen=True)
 class _Item:
-    """One queued message; with a `notice`, that is sent instead of running anything."""
+    """One queued message; with a `notice`, that is sent instead of running anything;
+    `guarded` ones go to the secret guard first."""
 
     message: IncomingMessage
     parsed: ParsedCommand | None
     notice: str | None = None
+    guarded: bool = False
+    replayed: bool = False
 
 
 @dataclass
@@ -119,9 +171,11 @@ class Dispatcher:
         ledger: MessageLedger | None = None,
         affinity: Affinity | None = None,
         privacy: OneToOneRooms | None = None,
+        guard: SecretGuard | None = None,
     ) -> None:
         self._bot_user_id = bot_user_id
         self._privacy = privacy
+        self._guard = guard
         self._registry = registry
         self._services = services
         self._replies = replies
@@ -147,7 +201,13 @@ class Dispatcher:
         `replayed` marks messages caught up after an outage: they were sent at their own pace,
         so the flood gate, which judges the pace of what arrives now, lets them through.
         """
-        if not self._is_new_user_text(message, replayed=replayed):
+        if message.sender_id == self._bot_user_id or message.system_type:
+            return
+        if message.edited:
+            if self._guard is None:
+                return
+            message = as_edit(message)
+        if not self._is_new(message, replayed=replayed):
             return
         if self._privacy is not None:
             message = await self._privacy.mark(message)
@@ -211,38 +271,60 @@ class Dispatcher:
                 return verdict  # handled, running, elsewhere, too old; or later
         queued = self._enqueued
         try:
-            self._take(message, replayed=replayed)
+            await self._take(message, replayed=replayed)
         finally:
             if self._ledger is not None and self._enqueued == queued:
                 await self._finished(message)  # nothing to run (chatter, flood): handled anyway
         return Claim.MINE
 
-    def _take(self, message: IncomingMessage, *, replayed: bool = False) -> None:
-        """Screen, parse and queue a new message, or a notice about it, or nothing."""
+    async def _take(self, message: IncomingMessage, *, replayed: bool = False) -> None:
+        """Queue a new message for the secret guard, or screen, parse and queue it (or a notice
+        about it), or nothing."""
+        if self._guard is not None and await self._guard.suspects(message):
+            self._enqueue(_Item(message, None, guarded=True, replayed=replayed))
+            return
+        if message.edit_of is not None:
+            return  # an edit never runs
+        item = self._admission(message, replayed=replayed)
+        if item is not None:
+            self._enqueue(item)
+
+    def _admission(self, message: IncomingMessage, *, replayed: bool) -> _Item | None:
+        """Screen, parse and count a message: what to queue for it, if anything."""
         problem = screen_text(message.text, max_length=self._max_length)
-        parsed = parse_command(
-            message.text if problem is None else readable_head(message.text),
+        parsed = self._parse(
+            message.text if problem is None else readable_head(message.text), message
+        )
+        if problem is None and parsed is None and not self._hooks:
+            return None
+        # Commands, and anything in a DM (it may answer a conversation), count as commands.
+        counted = parsed is not None or message.is_direct
+        if counted and not replayed:
+            refused = self._flood_notice(message)
+            if refused is not None:
+                return _Item(message, None, refused) if refused else None
+        if problem is not None:
+            metrics.MESSAGES_REFUSED.labels(reason="unreadable").inc()
+            return _Item(message, None, problem) if counted else None
+        return _Item(message, parsed)
+
+    def _flood_notice(self, message: IncomingMessage) -> str | None:
+        """None when the flood gate admits the sender; else the notice to send ("" for none)."""
+        if self._flood is None:
+            return None
+        admission = self._flood.admit(message.sender_id)
+        if admission.allowed:
+            return None
+        metrics.MESSAGES_REFUSED.labels(reason=admission.reason).inc()
+        return admission.notice or ""
+
+    def _parse(self, text: str, message: IncomingMessage) -> ParsedCommand | None:
+        return parse_command(
+            text,
             prefixes=self._prefixes,
             direct=message.is_direct,
             known_names=self._registry.names() if message.is_direct else None,
         )
-        if problem is None and parsed is None and not self._hooks:
-            return
-        # Commands, and anything in a DM (it may answer a conversation), count as commands.
-        counted = parsed is not None or message.is_direct
-        if counted and self._flood is not None and not replayed:
-            admission = self._flood.admit(message.sender_id)
-            if not admission.allowed:
-                metrics.MESSAGES_REFUSED.labels(reason=admission.reason).inc()
-                if admission.notice is not None:
-                    self._enqueue(_Item(message, None, admission.notice))
-                return
-        if problem is not None:
-            metrics.MESSAGES_REFUSED.labels(reason="unreadable").inc()
-            if counted:
-                self._enqueue(_Item(message, None, problem))
-            return
-        self._enqueue(_Item(message, parsed))
 
     def _enqueue(self, item: _Item) -> None:
         lane = self._lanes.setdefault(item.message.sender_id, _Lane())
@@ -251,9 +333,7 @@ class Dispatcher:
         if lane.worker is None or lane.worker.done():
             lane.worker = asyncio.create_task(self._work(item.message.sender_id, lane))
 
-    def _is_new_user_text(self, message: IncomingMessage, *, replayed: bool = False) -> bool:
-        if message.sender_id == self._bot_user_id or message.system_type or message.edited:
-            return False
+    def _is_new(self, message: IncomingMessage, *, replayed: bool = False) -> bool:
         if replayed:
             return True  # read from history on purpose: the ledger decides
         if message.id in self._seen:
@@ -266,16 +346,48 @@ class Dispatcher:
     async def _work(self, sender_id: str, lane: _Lane) -> None:
         while not lane.queue.empty():
             item = lane.queue.get_nowait()
-            message, parsed = item.message, item.parsed
+            message = item.message
             async with self._slots:
-                if item.notice is not None:
-                    await self._answer(message, item.notice, ok=False)
-                elif not await self._hooked(message, parsed) and parsed is not None:
-                    await self._run(message, parsed)
+                if item.guarded:
+                    await self._guarded(item)
+                else:
+                    await self._deliver(item)
             await self._finished(message)
             lane.queue.task_done()
         if self._lanes.get(sender_id) is lane and lane.queue.empty():
             del self._lanes[sender_id]
+
+    async def _deliver(self, item: _Item) -> None:
+        """Send the item's notice, or let the hooks and then its command have the message."""
+        if item.notice is not None:
+            await self._answer(item.message, item.notice, ok=False)
+        elif not await self._hooked(item.message, item.parsed) and item.parsed is not None:
+            await self._run(item.message, item.parsed)
+
+    async def _guarded(self, item: _Item) -> None:
+        """A message that may hold a secret: the guard decides first."""
+        assert self._guard is not None
+        message = item.message
+        problem = screen_text(message.text, max_length=self._max_length)
+        try:
+            decision = await self._guard.decide(message, unreadable=problem)
+        except Exception:
+            log.exception("the secret guard failed on message %s", message.id)
+            return
+        if decision.verdict is Verdict.DONE:
+            return
+        if decision.verdict is Verdict.RUN:
+            refused = None if item.replayed else self._flood_notice(message)
+            if refused is not None:
+                await self._guard.refuse(message, refused or None)
+                return
+            parsed = decision.parsed or self._parse(message.text, message)
+            await self._deliver(_Item(message, parsed))
+            return
+        if message.edit_of is None:
+            follow = self._admission(message, replayed=item.replayed)
+            if follow is not None:
+                await self._deliver(follow)
 
     async def _finished(self, message: IncomingMessage) -> None:
         if self._ledger is None:

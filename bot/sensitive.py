@@ -280,8 +280,8 @@ class SensitiveFlow:
     def forget(self, key: ConversationKey) -> None:
         """Nothing is held in memory by default."""
 
-    async def discard(self, message: IncomingMessage) -> None:
-        await self._delete(message)
+    async def discard(self, message: IncomingMessage) -> bool:
+        return await self._delete(message)
 
     # -- reading the account and the workspace ----------------------------------------------
 
@@ -335,7 +335,7 @@ class SensitiveFlow:
         try:
             credentials = await self._tokens.credentials(ctx)
             await self._rest.delete_message(
-                credentials, room_id=message.room_id, message_id=message.id
+                credentials, room_id=message.room_id, message_id=message.original_id
             )
         except UserError:
             return False
@@ -825,20 +825,35 @@ class PasswordChange(SensitiveFlow):
         return await self._start(ctx, step=CONFIRM_PASSWORD, data=data, prompt=prompt)
 
     async def _refuse_outside_dm(self, ctx: CommandContext) -> NoReturn:
+        raise UserError(await self.take_back(ctx))
+
+    async def take_back(self, ctx: CommandContext) -> str:
+        """A password written where I won't take it (a room, a group DM, or a message of the DM
+        I can't use): delete the message with the sender's token and say what to do."""
         deleted = await self._delete(ctx.message)
-        log.warning("refused a password written outside the DM by %s", ctx.sender_id)
+        log.warning("took back a password written by %s", ctx.sender_id)
+        if ctx.is_direct:
+            cleanup = (
+                "so I deleted it"
+                if deleted
+                else "and I could not delete it, so please delete it yourself now"
+            )
+            return (
+                f"That message looked like `{self.prefix}password` with a password in it, "
+                f"{cleanup}. To change your password, send `{self.prefix}password` alone, as a "
+                "new message, and I'll ask for the new one."
+            )
         cleanup = (
             "I deleted your message"
             if deleted
             else "I could not delete your message, so please delete it yourself right away"
         )
-        text = (
+        return (
             "Please never write a password in a room: others can read it there. I did not use "
             f"it, and {cleanup}. Because it may have been seen, don't use that password: pick "
             f"another one, then send me `{self.prefix}password` here, in our direct messages, "
             "and I'll ask for it privately."
         )
-        raise UserError(text)
 
     # -- steps ------------------------------------------------------------------------------
 

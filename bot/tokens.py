@@ -11,7 +11,9 @@ No token ever appears in a reply, a log line or an exception message: only user 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,12 @@ if TYPE_CHECKING:
     from bot.store import DelegatedToken, Store
 
 log = logging.getLogger(__name__)
+
+NOT_TOKENS_KEPT = 10_000
+
+
+def _fingerprint(candidate: str) -> str:
+    return hashlib.blake2b(candidate.encode(), digest_size=12).hexdigest()
 
 
 def token_howto(prefix: str = "/") -> str:
@@ -75,6 +83,9 @@ class TokenService:
         self._store = store
         self._rest = rest
         self.prefix = prefix
+        # (user id, fingerprint) of words Rocket.Chat refused as that user's token: a flood of
+        # lookalikes costs one call each, once.
+        self._not_tokens: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     async def credentials(self, ctx: CommandContext) -> Credentials:
         """The sender's stored credentials; NoTokenError or TokenRejected when unusable."""
@@ -151,11 +162,74 @@ class TokenService:
             "<token>`"
         )
 
+    async def take_back(self, ctx: CommandContext, candidates: list[str]) -> str | None:
+        """Delete a message that holds one of the sender's live tokens, and forget that token if
+        it is the one stored; the sentence for the sender, or None when no candidate is a token
+        of theirs (the message is then left as it is).
+
+        The message is deleted as its author with the candidate itself: only a token of the
+        sender's gets past Rocket.Chat's check, so a word that merely looks like one, or
+        someone else's token, changes nothing.
+        """
+        for candidate in candidates:
+            key = (ctx.sender_id, _fingerprint(candidate))
+            if key in self._not_tokens:
+                continue
+            credentials = Credentials(user_id=ctx.sender_id, token=candidate)
+            try:
+                await self._rest.delete_message(
+                    credentials, room_id=ctx.room_id, message_id=ctx.message.original_id
+                )
+                deleted = True
+            except AuthError:
+                self._remember_not_a_token(key)
+                continue
+            except ServerError as exc:
+                if exc.status == 0:
+                    log.warning(
+                        "could not check a token-shaped word of %s: %s",
+                        ctx.sender_id,
+                        exc.error_type,
+                    )
+                    continue
+                deleted = False  # it logged in, so it is a token; deleting was not allowed
+            log.warning("took back a token of %s from a message", ctx.sender_id)
+            if ctx.is_direct:  # private: nobody else saw it
+                return self._posted_in_dm(deleted)
+            forgotten = await self._forget_if_stored(ctx.sender_id, candidate)
+            return self._posted_in_room(deleted) + (
+                " I also forgot the copy I had stored." if forgotten else ""
+            )
+        return None
+
+    def _remember_not_a_token(self, key: tuple[str, str]) -> None:
+        self._not_tokens[key] = None
+        if len(self._not_tokens) > NOT_TOKENS_KEPT:
+            self._not_tokens.popitem(last=False)
+
+    async def _forget_if_stored(self, user_id: str, token: str) -> bool:
+        stored = await self._store.get_token(user_id)
+        if stored is None or stored.credentials.token != token:
+            return False
+        return await self._store.forget_token(user_id)
+
+    def _posted_in_dm(self, deleted: bool) -> str:
+        cleanup = (
+            "so I deleted it to keep it out of our chat history"
+            if deleted
+            else "and I could not delete it, so please delete it yourself"
+        )
+        return (
+            f"That message held your personal access token, {cleanup}. I did not store it from "
+            f"there: to give me a token, send it alone or as `{self.prefix}token set <token>`, "
+            "as a new message."
+        )
+
     async def _delete_message(self, ctx: CommandContext, credentials: Credentials) -> bool:
         """Delete the command message as its author; False when Rocket.Chat does not allow it."""
         try:
             await self._rest.delete_message(
-                credentials, room_id=ctx.room_id, message_id=ctx.message_id
+                credentials, room_id=ctx.room_id, message_id=ctx.message.original_id
             )
         except ServerError as exc:
             log.info(

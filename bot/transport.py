@@ -306,8 +306,11 @@ class RealtimeConnection:
             message, joined = parsed
             if not joined:
                 continue  # a public channel the bot can read but has not joined
+            raw = fields["args"][0]
+            # An edit happens when it is made, not when the message was first sent.
+            moment = raw.get("editedAt") if message.edited else raw.get("ts")
             try:
-                await self._handler(message, server_time(fields["args"][0].get("ts")))
+                await self._handler(message, server_time(moment))
             except Exception:  # the handler owns its errors; never let one stop the stream
                 log.exception("message handler failed for message %s", message.id)
 

@@ -91,8 +91,9 @@ class Quiz:
     def forget(self, key: ConversationKey) -> None:
         self.forgotten.append(key)
 
-    async def discard(self, message: IncomingMessage) -> None:
+    async def discard(self, message: IncomingMessage) -> bool:
         self.discarded.append(message.id)
+        return True
 
     async def _ask(self, turn: Turn) -> str:
         if turn.text == "boom":
@@ -309,11 +310,14 @@ async def test_a_failing_step_ends_it_with_a_sentence(rig: Rig) -> None:
     assert await rig.engine.pending("u-alice") is None
 
 
-async def test_a_group_dm_command_asks_in_the_one_to_one_dm(rig: Rig) -> None:
-    group = CommandContext.from_message(message("/quiz", room_id="group-dm"))
+async def test_a_group_dm_command_is_answered_like_a_room_command(rig: Rig) -> None:
+    """A group DM is not private: the question is the command's reply, which the dispatcher
+    sends to the one-to-one DM as for any room; the conversation waits there."""
+    group = CommandContext.from_message(message("/quiz", room_id="group-dm", direct=False))
     reply = await rig.engine.start(group, rig.quiz, step="ask", data={}, prompt="Question?")
-    assert "direct messages" in reply
-    assert rig.chat.texts() == ["Question?"]
+    assert reply == "Question?"
+    assert rig.chat.texts() == []
+    assert await rig.engine.pending(group.sender_id) is not None
 
 
 # -- pure pieces ------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ async def test_an_edited_message_never_counts_as_the_answer(world: ClockedWorld)
 
 async def test_an_edited_message_never_counts_as_the_second_factor(world: ClockedWorld) -> None:
     """A password or code must come as a new message, which the bot deletes; a message edited
-    into one is ignored (and was never the answer)."""
+    into one is never the answer, and, since it may hold the secret, it is deleted too."""
     alice = await ready(world, "alice")
     dm = await alice.direct_room(BOT_NAME)
     assert "(yes/no)" in await ask_bot(alice, "/email alice.new@example.org")
@@ -155,8 +155,11 @@ async def test_an_edited_message_never_counts_as_the_second_factor(world: Clocke
     await alice.rest(
         "POST", "chat.update", json={"roomId": dm, "msgId": earlier["_id"], "text": PASSWORD}
     )
-    await alice.hear(lambda m: m["_id"] == earlier["_id"], after=mark)
-    assert await stays_quiet(alice, after=mark)
+    told = await alice.hear(lambda m: from_bot(dm)(m) and "edited" in m["msg"], after=mark)
+    assert "new message" in told["msg"] and "deleted it" in told["msg"]
+    assert PASSWORD not in told["msg"]
+    history = await alice.rest("GET", "im.history", params={"roomId": dm})
+    assert earlier["_id"] not in [m["_id"] for m in history["messages"]]
     assert (await alice.profile())["emails"][0]["address"] == "alice@example.com"
     assert [step for (step,) in stored(world, "SELECT step FROM conversations")] != []
     # The same password from another user, in their own DM, is not the answer either.
