@@ -36,6 +36,7 @@ from typing import Any, Final
 from bot.config import BotSettings, ConfigError, describe_key, env_name, load_settings
 from bot.crypto import KeyFormatError, check_key, generate_key
 from bot.db.base import is_postgres_url, redact_url
+from bot.rules.patterns import SEARCH_SECONDS
 
 EXIT_CONFIG: Final = 2
 NEW_KEY_ENV: Final = "RCBOT_NEW_SECRET_KEY"
@@ -177,6 +178,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print("configuration OK")
     for line in settings.summary():
         print(f"  {line}")
+    for rule in settings.rules:
+        risk = rule.trigger.risk()
+        if risk is not None:
+            print(
+                f"warning: rule {rule.name}: the message pattern may be slow on some messages: "
+                f"{risk}. The bot stops each search after {SEARCH_SECONDS:g} s and treats it as "
+                "no match; consider a simpler pattern.",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -12,6 +12,7 @@
     rcbot_messages_refused_total{reason}     messages not handled: flood, busy (global limit),
                                              unreadable (too long, control characters)
     rcbot_connected                          1 while connected and logged in, else 0
+    rcbot_rule_pattern_timeouts_total{rule}  messages a rule's pattern gave up on (too slow)
 
 Labels only take values from small fixed sets (command names come from the registry), so a
 user cannot grow the number of series. The reconnect loop counts with `RECONNECTS.inc()`.
@@ -48,6 +49,11 @@ MESSAGES_REFUSED = Counter(
     "rcbot_messages_refused",
     "Messages not handled because of flood control or unreadable text, by reason.",
     ["reason"],
+)
+RULE_PATTERN_TIMEOUTS = Counter(
+    "rcbot_rule_pattern_timeouts",
+    "Messages on which a message rule's pattern hit its time bound (counted as no match).",
+    ["rule"],
 )
 CONNECTED = Gauge("rcbot_connected", "1 while connected and logged in to Rocket.Chat, else 0.")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
+from bot import metrics
 from bot.automation_store import AutomationStore, Claims, DelegatedUser
 from bot.clock import Clock
 from bot.errors import ServerError, UserError
@@ -27,6 +28,7 @@ from bot.parser import ParsedCommand
 from bot.profile import Account, Cause, ProfileRefused, ProfileService
 from bot.rules.members import RoomDirectory
 from bot.rules.model import Rule
+from bot.rules.patterns import PatternTimeout
 from bot.rules.schedule import FireRule, Job, RetryRule
 from bot.tokens import NoTokenError, TokenRejected
 
@@ -152,7 +154,12 @@ class RuleEngine:
         if parsed is not None or message.is_direct or not self._message_rules:
             return False
         for rule in self._message_rules:
-            if not rule.trigger.matches(message.room_name, message.text):
+            try:
+                if not await rule.trigger.matches(message.room_name, message.text):
+                    continue
+            except PatternTimeout:
+                metrics.RULE_PATTERN_TIMEOUTS.labels(rule=rule.name).inc()
+                log.warning("rule %s: its pattern took too long on a message; skipped", rule.name)
                 continue
             user = await self.eligible(rule, message.sender_id, message.sender_username)
             if user is not None:

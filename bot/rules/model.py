@@ -45,6 +45,7 @@ from pydantic import (
 from bot.converters import Duration, StatusType, format_duration
 from bot.errors import UserError
 from bot.fields import check_bio, check_nickname, check_status_text
+from bot.rules.patterns import BoundedPattern, check_syntax, risky
 
 RULE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CRON_ALIASES: Final = frozenset(
@@ -87,7 +88,7 @@ class Trigger(_Model):
     message: str | None = None
     rooms: tuple[str, ...] = ()
 
-    _pattern: re.Pattern[str] | None = PrivateAttr(default=None)
+    _pattern: BoundedPattern | None = PrivateAttr(default=None)
     _zone: ZoneInfo | None = PrivateAttr(default=None)
 
     @field_validator("schedule")
@@ -124,8 +125,8 @@ class Trigger(_Model):
         if not value:
             raise ValueError("the message pattern is empty; write a regular expression")
         try:
-            re.compile(value)
-        except re.error as exc:
+            check_syntax(value)
+        except ValueError as exc:
             raise ValueError(
                 f'“{value}” is not a valid regular expression ({exc}); e.g. "^(lunch|brb)$"'
             ) from None
@@ -162,7 +163,7 @@ class Trigger(_Model):
 
     def model_post_init(self, context: Any) -> None:
         if self.message is not None:
-            self._pattern = re.compile(self.message)
+            self._pattern = BoundedPattern(self.message)
         if self.timezone is not None:
             self._zone = load_zone(self.timezone)
 
@@ -181,14 +182,23 @@ class Trigger(_Model):
         moment: datetime = croniter(self.schedule, local).get_next(datetime)
         return moment.astimezone(UTC)
 
-    def matches(self, room_name: str | None, text: str) -> bool:
-        """True for a message in one of the rooms whose text the pattern finds."""
+    def watches(self, room_name: str | None) -> bool:
+        """True for a message trigger of the room called `room_name`."""
         if self._pattern is None or not room_name:
             return False
         room = room_name.casefold()
-        if not any(room == name.casefold() for name in self.rooms):
+        return any(room == name.casefold() for name in self.rooms)
+
+    async def matches(self, room_name: str | None, text: str) -> bool:
+        """True for a message in one of the rooms whose text the pattern finds (within its
+        time bound: bot.rules.patterns raises PatternTimeout when the search takes longer)."""
+        if self._pattern is None or not self.watches(room_name):
             return False
-        return self._pattern.search(text) is not None
+        return await self._pattern.search(text)
+
+    def risk(self) -> str | None:
+        """Why the message pattern may be slow on some messages (for `rcbot check`)."""
+        return risky(self.message) if self.message is not None else None
 
     def describe(self) -> str:
         """`schedule 0 18 * * 1-5 (Europe/Berlin)` or `a message matching … in #general`."""

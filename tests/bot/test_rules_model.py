@@ -68,7 +68,7 @@ def test_schedules_follow_daylight_saving_time() -> None:
     assert parsed.trigger.next_fire(after, UTC) == datetime(2026, 3, 30, 16, 0, tzinfo=UTC)
 
 
-def test_a_message_rule_matches_its_rooms_only() -> None:
+async def test_a_message_rule_matches_its_rooms_only() -> None:
     (parsed,) = parse_rules(
         [
             rule(
@@ -79,11 +79,11 @@ def test_a_message_rule_matches_its_rooms_only() -> None:
         ]
     )
     assert parsed.users.opted_in
-    assert parsed.trigger.matches("general", "lunch")
-    assert parsed.trigger.matches("team", "brb")
-    assert not parsed.trigger.matches("random", "lunch")
-    assert not parsed.trigger.matches("general", "lunch time")
-    assert not parsed.trigger.matches(None, "lunch")
+    assert await parsed.trigger.matches("general", "lunch")
+    assert await parsed.trigger.matches("team", "brb")
+    assert not await parsed.trigger.matches("random", "lunch")
+    assert not await parsed.trigger.matches("general", "lunch time")
+    assert not await parsed.trigger.matches(None, "lunch")
 
 
 def test_users_shorthands() -> None:
