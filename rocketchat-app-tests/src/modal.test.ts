@@ -38,6 +38,24 @@ describe('the text box of free-text commands', () => {
         assert.equal(opened.view.title.text, '/bio');
     });
 
+    it("takes several lines for a bio and one for a status or out-of-office text", async () => {
+        const harness = await Harness.start();
+        const ws = harness.workspace;
+        for (const name of ['bio', 'mystatus', 'ooo']) {
+            await harness.run(name, [], ws.person('alice'), ws.channel('general'));
+        }
+
+        const multiline = ws.views.map((opened) => {
+            const [input] = opened.view.blocks as Array<{ element: { multiline?: boolean } }>;
+            return [opened.view.id, input.element.multiline];
+        });
+        assert.deepEqual(multiline, [
+            ['rcbot-text/bio', true],
+            ['rcbot-text/mystatus', false],
+            ['rcbot-text/ooo', false],
+        ]);
+    });
+
     const EXACT: Array<[string, string, string]> = [
         ['bio', "I'm Bob's friend", "/bio I'm Bob's friend"],
         ['bio', 'Line one\n  "Line" two', '/bio Line one\n  "Line" two'],

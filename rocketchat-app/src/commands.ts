@@ -29,6 +29,8 @@ export interface CommandSpec {
     readonly params: string;
     /** Called without arguments, open a box that keeps the text exactly. */
     readonly freeText: boolean;
+    /** The box takes several lines (a bio may have paragraphs; a status is one line). */
+    readonly multiline?: boolean;
     readonly delivery: Delivery;
 }
 
@@ -56,6 +58,7 @@ export const COMMANDS: ReadonlyArray<CommandSpec> = [
         description: 'Set or clear your bio (rcbot)',
         params: `<text> | clear ${EXACT}`,
         freeText: true,
+        multiline: true,
         delivery: FORWARD,
     },
     {

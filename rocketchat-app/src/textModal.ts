@@ -28,7 +28,7 @@ export function textModal(appId: string, spec: CommandSpec): IUIKitSurfaceViewPa
             appId,
             blockId: TEXT_BLOCK,
             actionId: TEXT_ACTION,
-            multiline: spec.botCommand === 'bio',
+            multiline: spec.multiline ?? false,
         },
     };
     return {
