@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bot.config import BotSettings
 from bot.doctor import diagnose, exit_status, render
@@ -310,7 +311,7 @@ async def test_an_unreachable_server_blocks_and_stops_the_workspace_checks(tmp_p
 
 async def test_a_refused_login_blocks_and_says_what_it_could_not_check(tmp_path: Path) -> None:
     async with workspace(tmp_path) as (_, _admin, settings):
-        wrong = settings.model_copy(update={"password": settings.password.__class__("wrong")})
+        wrong = settings.model_copy(update={"password": SecretStr("wrong")})
         findings = await diagnose(wrong)
     login = next(f for f in findings if f.subject == "login")
     assert login.outcome is Outcome.PROBLEM and login.blocking
@@ -325,7 +326,7 @@ async def test_a_bot_account_without_the_bot_role_is_told_how_to_add_it(tmp_path
     async with workspace(tmp_path) as (_, admin, settings):
         await create_account(admin, "helper", "Helper-pass-1", roles=["user"])
         as_user = settings.model_copy(
-            update={"username": "helper", "password": settings.password.__class__("Helper-pass-1")}
+            update={"username": "helper", "password": SecretStr("Helper-pass-1")}
         )
         findings = await diagnose(as_user)
     login = next(f for f in findings if f.subject == "login")

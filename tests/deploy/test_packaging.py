@@ -113,10 +113,10 @@ def test_the_wheel_metadata_is_complete(wheel: Path) -> None:
     assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata["Author"]
     assert "rocket.chat" in metadata["Keywords"]
-    assert "Topic :: Communications :: Chat" in metadata.get_all("Classifier")
-    requires = metadata.get_all("Requires-Dist")
+    assert "Topic :: Communications :: Chat" in metadata.get_all("Classifier", [])
+    requires: list[str] = metadata.get_all("Requires-Dist", [])
     assert f"rocketchat-async=={version('rocketchat-async')}" in requires
-    assert set(metadata.get_all("Provides-Extra")) >= {"sandbox", "postgres", "test"}
+    assert set(metadata.get_all("Provides-Extra", [])) >= {"sandbox", "postgres", "test"}
     extra_of = {req.split(";")[0].strip(): req.partition("extra ==")[2] for req in requires}
     assert '"sandbox"' in extra_of["bcrypt>=4.1"]
     assert '"postgres"' in extra_of["asyncpg<1,>=0.29"]
