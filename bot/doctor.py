@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
 from bot.config import BotSettings, describe_key
@@ -136,6 +136,15 @@ async def health_port_finding(settings: BotSettings) -> Finding:
     return ok(subject, f"{host}:{port} is free")
 
 
+async def _guarded(subject: str, check: Awaitable[Finding | list[Finding]]) -> list[Finding]:
+    """The check's findings, or one ? line when Rocket.Chat answers it with an error."""
+    try:
+        found = await check
+    except ServerError as exc:
+        return [unchecked(subject, f"Rocket.Chat answered with an error: {exc}")]
+    return found if isinstance(found, list) else [found]
+
+
 async def diagnose(settings: BotSettings) -> list[Finding]:
     """Every check, in the order of the report."""
     findings: list[Finding] = []
@@ -156,13 +165,15 @@ async def diagnose(settings: BotSettings) -> list[Finding]:
             workspace.public = {}  # each setting's line then says it could not be read
         findings.append(slash_commands_finding(workspace))
         if workspace.credentials is not None:
-            findings.append(await rate_limiter_finding(workspace))
-            findings.append(await token_permission_finding(workspace))
+            findings += await _guarded("REST rate limiter", rate_limiter_finding(workspace))
+            findings += await _guarded(
+                "create-personal-access-tokens", token_permission_finding(workspace)
+            )
         findings.append(custom_fields_finding(workspace))
         findings.append(two_factor_finding(workspace))
         findings.extend(account_change_findings(workspace))
         if workspace.credentials is not None:
-            findings.extend(await room_findings(workspace))
+            findings += await _guarded("rooms", room_findings(workspace))
         else:
             findings.append(
                 unchecked(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 
@@ -388,3 +389,16 @@ async def test_rcbot_doctor_prints_one_line_per_check_and_exits_by_what_blocks(
     assert "✗ create-personal-access-tokens" in out and "[blocks the bot]" in out
     assert out.splitlines()[-1].endswith("1 problem blocks the bot")
     assert BOT_PASSWORD not in out + err
+
+
+async def test_a_server_error_on_one_check_makes_it_unchecked_not_a_crash(tmp_path: Path) -> None:
+    async with workspace(tmp_path) as (url, _admin, settings):
+        async with aiohttp.ClientSession() as http:
+            fault = {"endpoint": "permissions.listAll", "status": 500, "count": 1}
+            async with http.post(f"{url}/sandbox/faults", json=fault) as armed:
+                assert armed.status == 200
+        findings = await diagnose(settings)
+    line = next(f for f in findings if f.subject == "create-personal-access-tokens")
+    assert line.outcome is Outcome.UNCHECKED
+    assert "Rocket.Chat answered with an error" in line.detail and "HTTP 500" in line.detail
+    assert findings[-1].subject == "health port"  # the checks after it still ran
