@@ -1,4 +1,5 @@
-"""`rcbot` (also `python -m bot`): run | check | keygen | rotate-key | migrate | demo.
+"""`rcbot` (also `python -m bot`): run | check | keygen | rotate-key | migrate | demo, and
+init | doctor | healthcheck (bot.deploy_cli).
 
     rcbot keygen              print a fresh secret key alone on stdout
     rcbot check [-c FILE]     validate the configuration, automation rules included (and the
@@ -36,6 +37,9 @@ from typing import Any, Final
 from bot.config import BotSettings, ConfigError, describe_key, env_name, load_settings
 from bot.crypto import KeyFormatError, check_key, generate_key
 from bot.db.base import is_postgres_url, redact_url
+from bot.deploy_cli import add_deploy_commands, version_line
+from bot.extras import missing_extra
+from bot.logformat import formatter_for
 from bot.rules.patterns import SEARCH_SECONDS
 
 EXIT_CONFIG: Final = 2
@@ -117,19 +121,20 @@ _scrubber = SecretScrubber()
 _handler: logging.Handler | None = None
 
 
-def setup_logging(level: str = "INFO", *, secrets: Iterable[str | None] = ()) -> SecretScrubber:
-    """Log to stderr at `level` through the scrubber; safe to call more than once."""
+def setup_logging(
+    level: str = "INFO", *, secrets: Iterable[str | None] = (), log_format: str = "text"
+) -> SecretScrubber:
+    """Log to stderr at `level` through the scrubber, as text or JSON lines (bot.logformat);
+    safe to call more than once."""
     global _handler
     for secret in secrets:
         _scrubber.add_secret(secret)
     root = logging.getLogger()
     if _handler is None:
         _handler = logging.StreamHandler(sys.stderr)
-        _handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-        )
         _handler.addFilter(_scrubber)
         root.addHandler(_handler)
+    _handler.setFormatter(formatter_for(log_format))
     root.setLevel(level)
     # aiohttp's access and client loggers are chatty below WARNING and add nothing for us.
     for chatty in ("aiohttp",):
@@ -313,7 +318,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    setup_logging(settings.log_level, secrets=_secrets_of(settings))
+    setup_logging(
+        settings.log_level, secrets=_secrets_of(settings), log_format=settings.log_format
+    )
     from bot.app import run_bot  # lazy: `rcbot keygen` and `check` need none of the runtime
     from bot.gc_tuning import tune_for_serving
 
@@ -323,6 +330,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if problem := missing_extra("sandbox"):
+        raise ConfigError(f"rcbot demo runs the sandbox, but {problem}")
     setup_logging(args.log_level or "WARNING")
     from bot.demo import run_demo  # lazy: imports the sandbox
 
@@ -334,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rcbot", description="A Rocket.Chat bot that changes your own profile from chat."
     )
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(sub: argparse.ArgumentParser) -> None:
@@ -401,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="play a scripted demo against an in-process sandbox")
     demo.add_argument("--log-level", help="log level for the demo (default WARNING)")
     demo.set_defaults(func=_cmd_demo)
+    add_deploy_commands(commands, with_config=with_config, load_settings=_settings)
     return parser
 
 

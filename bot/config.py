@@ -36,6 +36,9 @@ from pydantic_settings import (
 
 from bot.crypto import KEY_HOWTO, KeyFormatError, check_key
 from bot.db.base import is_postgres_url, redact_url
+from bot.envcheck import warn_unknown_variables
+from bot.extras import missing_extra
+from bot.logformat import LogFormat
 from bot.rules.model import Rule, load_zone, parse_rules
 
 ENV_PREFIX: Final = "RCBOT_"
@@ -63,6 +66,7 @@ EXPECTED: Final[Mapping[str, str]] = {
     "request_timeout": _seconds("greater than 0", 300, "10"),
     "conversation_timeout": _seconds("greater than 0", 86_400, "300 (5 minutes)"),
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "log_format": 'one of "text" (readable lines) or "json" (one JSON object a line)',
     "health_port": "a TCP port from 1 to 65535 (or leave it out)",
     "health_host": "the address the health endpoint listens on, e.g. 127.0.0.1",
     "rate_limit_per_user": "a whole number of commands, 0 or more (0: no limit)",
@@ -185,6 +189,7 @@ class BotSettings(BaseSettings):
     request_timeout: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
     conversation_timeout: float = Field(default=300.0, gt=0, le=86_400, allow_inf_nan=False)
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
     health_port: int | None = Field(default=None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
     rate_limit_per_user: int = Field(default=20, ge=0)
@@ -257,6 +262,15 @@ class BotSettings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError(
                 f"must not have a query or fragment; expected {EXPECTED['server_url']}"
+            )
+        try:
+            port = parts.port
+        except ValueError:  # urllib: out of range 0-65535, or not a number
+            port = 0
+        if port == 0:
+            raise ValueError(
+                "has a port that is not a number from 1 to 65535; expected e.g. "
+                "https://chat.example.com:3000, or no port"
             )
         return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
@@ -356,6 +370,8 @@ class BotSettings(BaseSettings):
             parts = urlsplit(value)
             if not parts.hostname and "host=" not in parts.query:
                 raise ValueError("a PostgreSQL URL needs a host, e.g. postgresql://user@host/db")
+            if problem := missing_extra("postgres"):
+                raise ValueError(f"is a PostgreSQL URL, but {problem}")
             return value
         if not value.strip():
             raise ValueError("is empty")
@@ -389,6 +405,7 @@ class BotSettings(BaseSettings):
             f"max_concurrent_commands: {self.max_concurrent_commands}",
             f"request_timeout: {self.request_timeout:g} s",
             f"log_level: {self.log_level}",
+            f"log_format: {self.log_format}",
             f"health_port: {self.health_port if self.health_port is not None else 'off'}"
             + (f" (on {self.health_host})" if self.health_port is not None else ""),
             (
@@ -464,6 +481,8 @@ def load_settings(
     `use_environment=False` ignores RCBOT_* variables (for the self-contained demo).
     """
     data = read_config_file(Path(config_file)) if config_file is not None else {}
+    if use_environment:
+        warn_unknown_variables(BotSettings.model_fields)
     given = {key: value for key, value in overrides.items() if value is not None}
     token = _FILE_DATA.set(data)
     env_token = _USE_ENVIRONMENT.set(use_environment)

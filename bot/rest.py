@@ -225,7 +225,10 @@ class RestClient:
             self._session = None
 
     def url(self, endpoint: str) -> str:
-        """The full URL of `/api/v1/<endpoint>`."""
+        """The full URL of `/api/v1/<endpoint>`; an endpoint written `/api/...` (outside v1, such
+        as `/api/info`) is a path from the server's root."""
+        if endpoint.startswith("/api/"):
+            return f"{self.base_url}{endpoint}"
         return f"{self.base_url}/api/v1/{endpoint.lstrip('/')}"
 
     def _parsed_url(self, endpoint: str) -> URL:
