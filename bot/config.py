@@ -84,6 +84,7 @@ EXPECTED: Final[Mapping[str, str]] = {
     "retry_delay_max": _seconds("at least retry_delay_min", 300, "8"),
     "max_rate_limit_wait": _seconds("0 or more", 3600, "60"),
     "answer_wait": _seconds("0 or more", 3600, "120"),
+    "in_doubt_wait": _seconds("0 or more", 300, "10"),
     "catch_up_window": _seconds("greater than 0", 604_800, "3600 (an hour)"),
     "replica_lease": _seconds("greater than 0", 600, "15"),
     "replica_defer": _seconds("0 or more", 60, "1"),
@@ -207,6 +208,7 @@ class BotSettings(BaseSettings):
     retry_delay_max: float = Field(default=8.0, gt=0, le=300, allow_inf_nan=False)
     max_rate_limit_wait: float = Field(default=60.0, ge=0, le=3600, allow_inf_nan=False)
     answer_wait: float = Field(default=120.0, ge=0, le=3600, allow_inf_nan=False)
+    in_doubt_wait: float = Field(default=10.0, ge=0, le=300, allow_inf_nan=False)
     catch_up_window: float = Field(default=3600.0, gt=0, le=604_800, allow_inf_nan=False)
     # Replicas on PostgreSQL (README "Running several replicas").
     replica_lease: float = Field(default=15.0, gt=0, le=600, allow_inf_nan=False)

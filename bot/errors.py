@@ -31,7 +31,9 @@ class ServerError(BotError):
     """Rocket.Chat answered a REST call with an error.
 
     `error_type` is Rocket.Chat's `errorType` (or the bare `error` when there is none); the
-    message never contains request headers, so it never contains a token.
+    message never contains request headers, so it never contains a token. `may_have_applied`:
+    the request reached the server and its outcome is unknown (no answer in time, a connection
+    lost after sending, a 5xx), so it may still be applied, later.
     """
 
     def __init__(
@@ -42,12 +44,14 @@ class ServerError(BotError):
         error_type: str | None = None,
         details: Any = None,
         endpoint: str = "",
+        may_have_applied: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.error_type = error_type
         self.details = details
         self.endpoint = endpoint
+        self.may_have_applied = may_have_applied
 
 
 class AuthError(ServerError):

@@ -72,6 +72,7 @@ PROFILE_SETTINGS: Final = (
     CUSTOM_FIELDS,
 )
 SETTINGS_TTL_SECONDS: Final = 30.0
+IN_DOUBT_WAIT_SECONDS: Final = 10.0  # the in_doubt_wait setting's default
 CLEARED: Final = " "  # see the module docstring
 CUSTOM: Final = "custom."
 # Field key → the key of users.updateOwnBasicInfo's `data` (custom fields go separately).
@@ -364,6 +365,8 @@ class ProfileService:
         # Replicas share people, so what one saw may be old news on another: read every time.
         fresh_for = 0.0 if store.shared else getattr(settings, "profile_snapshot_seconds", 0.0)
         self.snapshots = ProfileSnapshots(fresh_for, clock)
+        self._attempts = int(getattr(settings, "retry_attempts", 4))
+        self._in_doubt_wait = float(getattr(settings, "in_doubt_wait", IN_DOUBT_WAIT_SECONDS))
 
     def zone_of(self, profile: Profile) -> tzinfo:
         """The user's time zone: their client's UTC offset, else the configured default."""
@@ -664,30 +667,57 @@ class ProfileService:
         label: str,
         data: dict[str, Any],
         *,
+        expected: Mapping[str, str],
         custom_fields: dict[str, Any] | None = None,
     ) -> None:
-        try:
-            user = await self._rest.update_own_basic_info(
-                credentials, data=data, custom_fields=custom_fields
-            )
-        except AuthError:
-            self.snapshots.drop(ctx.sender_id)
-            raise await self._rejected(ctx) from None
-        except ServerError as exc:
-            self.snapshots.drop(ctx.sender_id)
-            log.info(
-                "updateOwnBasicInfo refused a %s change for %s (HTTP %s, %s)",
-                label,
-                ctx.sender_id,
-                exc.status,
-                exc.error_type,
-            )
-            raise explain_rejection(exc, label) from None
-        log.info("changed the %s of %s", label, ctx.sender_id)
-        if user.get("_id") == ctx.sender_id:
-            self.snapshots.put(credentials, Profile.from_user(user))
-        else:
-            self.snapshots.drop(ctx.sender_id)
+        """One POST users.updateOwnBasicInfo, and what to do when its outcome is unknown.
+
+        A request that got no answer (or a 5xx, which may come from a proxy that gave up) may
+        still land at Rocket.Chat, later. Sending it again at once could make a late copy land
+        after the person's next change, which they would then lose. So the bot waits
+        `in_doubt_wait` seconds, holding the person's lock, then reads the profile: if it holds
+        `expected` the change is done; if not, it is sent again (up to `retry_attempts` in all).
+        """
+        for attempt in range(1, self._attempts + 1):
+            try:
+                user = await self._rest.update_own_basic_info(
+                    credentials, data=data, custom_fields=custom_fields
+                )
+            except AuthError:
+                self.snapshots.drop(ctx.sender_id)
+                raise await self._rejected(ctx) from None
+            except ServerError as exc:
+                self.snapshots.drop(ctx.sender_id)
+                log.info(
+                    "updateOwnBasicInfo failed for a %s change of %s (HTTP %s, %s)",
+                    label,
+                    ctx.sender_id,
+                    exc.status,
+                    exc.error_type,
+                )
+                if not exc.may_have_applied:
+                    raise explain_rejection(exc, label) from None
+                if await self._landed(ctx, credentials, expected):
+                    log.info("the %s change of %s had landed after all", label, ctx.sender_id)
+                    return
+                if attempt == self._attempts:
+                    raise explain_rejection(exc, label) from None
+                continue
+            log.info("changed the %s of %s", label, ctx.sender_id)
+            if user.get("_id") == ctx.sender_id:
+                self.snapshots.put(credentials, Profile.from_user(user))
+            else:
+                self.snapshots.drop(ctx.sender_id)
+            return
+
+    async def _landed(
+        self, ctx: Actor, credentials: Credentials, expected: Mapping[str, str]
+    ) -> bool:
+        """After a change whose outcome is unknown: wait until a late copy of it can no longer
+        arrive, then tell from a fresh read whether the profile holds `expected`."""
+        await asyncio.sleep(self._in_doubt_wait)
+        now = (await self._read(ctx, credentials)).values()
+        return all(now.get(key, "") == value for key, value in expected.items())
 
     # -- bookkeeping: one path for every change ---------------------------------------------
 
@@ -749,6 +779,7 @@ class ProfileService:
                 credentials,
                 label,
                 data,
+                expected={key: new for key, (_, new) in changes.items()},
                 custom_fields=custom_fields if sends_custom else None,
             )
         await self._record(actor, before, after, changes, cause, deadline)

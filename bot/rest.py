@@ -284,6 +284,7 @@ class RestClient:
                     status=0,
                     error_type="timeout",
                     endpoint=endpoint,
+                    may_have_applied=not not_sent,
                 )
                 retryable = repeatable or not_sent
             except aiohttp.ClientError as exc:
@@ -295,6 +296,7 @@ class RestClient:
                     status=0,
                     error_type="connection-error",
                     endpoint=endpoint,
+                    may_have_applied=not not_sent,
                 )
                 retryable = repeatable or not_sent
             else:
@@ -376,7 +378,7 @@ class RestClient:
                 error_type="invalid-response",
                 endpoint=endpoint,
             )
-        return error_for(
+        failure = error_for(
             status=answer.status,
             body=answer.body,
             headers=answer.headers,
@@ -386,6 +388,9 @@ class RestClient:
             reason=answer.reason,
             content_type=answer.content_type,
         )
+        # A 5xx may come from a proxy that gave up while Rocket.Chat behind it goes on.
+        failure.may_have_applied = answer.status >= 500
+        return failure
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half fixed, half random, capped."""
@@ -444,9 +449,8 @@ class RestClient:
             credentials=credentials,
             json=body,
             second_factor=second_factor,
-            # Setting values twice lands on the same profile; a password change would fail the
-            # second time (the current password has changed) and a 2FA code may be spent.
-            idempotent=second_factor is None and not PASSWORD_KEYS.intersection(data),
+            # Never repeated here once it may have reached the server: a late copy could land
+            # after the person's next change (bot.profile waits, reads back, then decides).
         )
         return _member(answer, "user", "POST users.updateOwnBasicInfo")
 

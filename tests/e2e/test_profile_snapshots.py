@@ -132,7 +132,7 @@ async def test_a_change_made_elsewhere_meanwhile_is_kept(tmp_path: Path) -> None
 
 
 async def test_a_failed_change_forgets_the_snapshot(tmp_path: Path) -> None:
-    async with workspace(tmp_path, retry_attempts=1) as space:
+    async with workspace(tmp_path, retry_attempts=1, in_doubt_wait=0) as space:
         await ask_bot(space.person, "/nick Ali")
         await space.count_reads()
         fault = {"endpoint": "users.updateOwnBasicInfo", "status": 503, "count": 1}

@@ -48,6 +48,7 @@ FAST = {
     "retry_delay_min": 0.05,
     "retry_delay_max": 0.2,
     "answer_wait": 15.0,
+    "in_doubt_wait": 0.05,
 }
 POLL_SECONDS = 0.05
 WAIT_SECONDS = 8.0
