@@ -367,9 +367,7 @@ class DdpConnection:
 
     async def _invoke(self, entry: ddp_methods.DdpMethod, params: list[Any]) -> Any:
         if entry.two_factor is not None:
-            from sandbox import twofactor
-
-            checked = twofactor.check_for_ddp(self, entry.two_factor, params)
+            checked = ddp_methods.check_for_ddp(self, entry.two_factor, params)
             params = await checked if inspect.isawaitable(checked) else checked
         result = entry.handler(self, *_fit_arity(entry.handler, list(params)))
         if inspect.isawaitable(result):

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sandbox import accounts
+from sandbox import accounts, credentials
 from sandbox.server import serve, serve_state
 from sandbox.state import SandboxState
 from tests.conftest import ADMIN, ADMIN_ENV
@@ -87,7 +87,7 @@ class World:
             roles=roles,
             verified=verified,
         )
-        token, _ = accounts.issue_login_token(self.state, user)
+        token, _ = credentials.issue_login_token(self.state, user)
         return Account(user["_id"], username, password, token)
 
     def user(self, account: Account) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def world_factory(http: aiohttp.ClientSession) -> WorldFactory:
             world = World(url, state, http)
             admin = state.user_by_username(ADMIN["username"])
             if admin is not None:
-                token, _ = accounts.issue_login_token(state, admin)
+                token, _ = credentials.issue_login_token(state, admin)
                 world.admin = Account(admin["_id"], ADMIN["username"], ADMIN["password"], token)
             yield world
 
