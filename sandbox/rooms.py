@@ -3,8 +3,8 @@
 Rooms (`t` 'c' public channel, 'p' private group, 'd' direct message) and subscriptions (one per
 member and room) live in `state.rooms` / `state.subscriptions`. Every change is announced on
 `state.bus` the way Rocket.Chat's listeners do: `<uid>/subscriptions-changed` and
-`<uid>/rooms-changed` on stream-notify-user. Messages live in `sandbox.messaging`; the message
-functions are re-exported here because the design names them as part of this module.
+`<uid>/rooms-changed` on stream-notify-user. Messages live in `sandbox.messaging`, above this
+module; only system messages (`uj`, `au` on joining) sit below it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sandbox import permissions
 from sandbox.errors import MeteorError
+from sandbox.messaging.system import save_system_message
 from sandbox.state import SandboxState, now, random_id
 
 GENERAL_ID = "GENERAL"
@@ -63,23 +65,14 @@ def direct_room_with(state: SandboxState, uids: list[str]) -> dict[str, Any] | N
     return None
 
 
-# -- permissions --------------------------------------------------------------------------------
-
-
-def has_permission(
-    state: SandboxState, user_id: str | None, perm: str, room_id: str | None = None
-) -> bool:
-    """Rocket.Chat's `hasPermission(uid, perm, rid?)`: global roles, then the room's roles."""
-    from sandbox import permissions
-
-    return permissions.has_permission(state, user_id, perm, room_id)
+# -- access -------------------------------------------------------------------------------------
 
 
 def can_access_room(state: SandboxState, room: dict[str, Any] | None, user_id: str | None) -> bool:
     """`canAccessRoom`: a public channel with view-c-room, or a subscription to the room."""
     if room is None or not user_id:
         return False
-    if room.get("t") == "c" and has_permission(state, user_id, "view-c-room"):
+    if room.get("t") == "c" and permissions.has_permission(state, user_id, "view-c-room"):
         return True
     return state.subscription(room["_id"], user_id) is not None
 
@@ -205,12 +198,10 @@ def add_user_to_room(
     notify_room_changed(state, room)
     if silenced:
         return
-    from sandbox import messaging
-
     if inviter is not None and inviter["_id"] != user["_id"]:
-        messaging.save_system_message(state, "au", room, user.get("username", ""), inviter)
+        save_system_message(state, "au", room, user.get("username", ""), inviter)
     else:
-        messaging.save_system_message(state, "uj", room, user.get("username", ""), user)
+        save_system_message(state, "uj", room, user.get("username", ""), user)
 
 
 def create_room(
@@ -327,43 +318,3 @@ def create_direct(
         state.subscriptions[sub["_id"]] = sub
         notify_subscription(state, sub, "inserted")
     return room, inserted
-
-
-# -- messages (implemented in sandbox.messaging) ------------------------------------------------
-
-
-def insert_message(
-    state: SandboxState, room: dict[str, Any], user: dict[str, Any], message: dict[str, Any]
-) -> dict[str, Any] | None:
-    """Save a user message (as `sendMessage` would) and publish it.
-
-    Checks Message_MaxAllowedSize (error-message-size-exceeded) and then runs
-    `sandbox.messaging.insert_message`: the full message doc of §9 (u, ts, md, mentions,
-    channels, urls, _updatedAt), thread counters, subscriptions, notifications, the
-    stream-room-messages event and the room's lastMessage. Returns None if `_id` exists.
-    """
-    from sandbox import messaging
-
-    text = message.get("msg")
-    limit = int(messaging.setting(state, "Message_MaxAllowedSize", 5000) or 0)
-    if isinstance(text, str) and len(text) > limit:
-        raise MeteorError(
-            "error-message-size-exceeded",
-            "Message size exceeds Message_MaxAllowedSize",
-            {"method": "sendMessage"},
-        )
-    return messaging.insert_message(state, room, user, dict(message))
-
-
-def update_message(state: SandboxState, message: dict[str, Any]) -> None:
-    """Re-publish a changed message; see `sandbox.messaging.publish_update`."""
-    from sandbox import messaging
-
-    messaging.publish_update(state, message)
-
-
-def delete_message(state: SandboxState, message: dict[str, Any], user: dict[str, Any]) -> None:
-    """Delete a message as `deleteMessage` does; see `sandbox.messaging.delete_message`."""
-    from sandbox import messaging
-
-    messaging.delete_message(state, message, user)

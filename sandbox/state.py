@@ -55,6 +55,20 @@ def iso(value: datetime) -> str:
     )
 
 
+def parse_date(value: Any) -> datetime | None:
+    """A Date, or an ISO string as JavaScript's `new Date(string)` reads it (a date alone is UTC
+    midnight); None for anything else."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
 def _ejson_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"$date": to_ms(value)}

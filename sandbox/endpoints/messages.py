@@ -12,12 +12,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sandbox import messaging, rooms
+from sandbox import permissions, rooms
 from sandbox.api import ApiRequest, route, success
 from sandbox.check import Maybe, check
 from sandbox.endpoints.ddp_rooms import create_direct_message, subscriptions_for
 from sandbox.errors import Failure, MeteorError, PlainError, RawResponse
-from sandbox.state import SandboxState, clone, now, to_ms
+from sandbox.messaging import deletion, edits, history, reactions, sending, system
+from sandbox.state import SandboxState, clone, now, parse_date, to_ms
 from sandbox.validation import compile_schema
 
 Validator = Callable[[Any], None]
@@ -232,9 +233,9 @@ def process_webhook_message(
         for attachment in message["attachments"]:
             if isinstance(attachment, dict) and attachment.get("msg"):
                 attachment["text"] = str(attachment.pop("msg")).strip()
-        messaging.validate_room_permissions(state, room, user)
+        sending.validate_room_permissions(state, room, user)
         clean = {key: value for key, value in message.items() if value is not None}
-        sent.append((channel, messaging.insert_message(state, room, user, clean)))
+        sent.append((channel, sending.insert_message(state, room, user, clean)))
     return sent
 
 
@@ -247,7 +248,7 @@ async def chat_post_message(req: ApiRequest) -> dict[str, Any]:
     """chat.postMessage: `{ts, channel, message}`."""
     assert req.user is not None
     body = req.body
-    limit = int(messaging.setting(req.state, "Message_MaxAllowedSize", 5000) or 0)
+    limit = int(req.state.settings.get("Message_MaxAllowedSize", 5000) or 0)
     text = body.get("text")
     if text and len(text) > limit:
         raise Failure("error-message-size-exceeded")
@@ -290,9 +291,9 @@ _SEND_MESSAGE = _schema(
 async def chat_send_message(req: ApiRequest) -> dict[str, Any]:
     """chat.sendMessage: executeSendMessage with a client `_id`; `{message}`."""
     message = dict(req.body["message"])
-    if message.get("t") in messaging.SYSTEM_TYPES:
+    if message.get("t") in system.SYSTEM_TYPES:
         raise PlainError("Cannot send system messages using 'chat.sendMessage'")
-    sent = messaging.execute_send_message(req.state, req.user_id, message)
+    sent = sending.execute_send_message(req.state, req.user_id, message)
     if sent is None:
         raise PlainError("Cannot read properties of undefined (reading 'u')")
     return success({"message": sent})
@@ -343,7 +344,7 @@ async def chat_react(req: ApiRequest) -> dict[str, Any]:
         raise MeteorError(
             "error-emoji-param-not-provided", 'The required "emoji" param is missing.'
         )
-    messaging.set_reaction(req.state, req.user_id, emoji, message["_id"], body.get("shouldReact"))
+    reactions.set_reaction(req.state, req.user_id, emoji, message["_id"], body.get("shouldReact"))
     return success()
 
 
@@ -365,7 +366,9 @@ async def chat_delete(req: ApiRequest) -> dict[str, Any]:
     if (
         body.get("asUser")
         and found["u"]["_id"] != req.user_id
-        and not rooms.has_permission(state, req.user_id, "force-delete-message", found["rid"])
+        and not permissions.has_permission(
+            state, req.user_id, "force-delete-message", found["rid"]
+        )
     ):
         raise Failure(
             'Unauthorized. You must have the permission "force-delete-message" to delete '
@@ -375,7 +378,7 @@ async def chat_delete(req: ApiRequest) -> dict[str, Any]:
     if state.users.get(user_id) is None:
         raise Failure("User not found")
     summary = {"_id": found["_id"], "rid": found["rid"], "u": clone(found["u"])}
-    messaging.delete_message_validating_permission(state, found["_id"], user_id)
+    deletion.delete_message_validating_permission(state, found["_id"], user_id)
     return success({"_id": found["_id"], "ts": str(to_ms(now())), "message": summary})
 
 
@@ -400,7 +403,7 @@ async def chat_update(req: ApiRequest) -> dict[str, Any]:
         raise Failure(f'No message found with the id of "{body["msgId"]}".')
     if body["roomId"] != found.get("rid"):
         raise Failure("The room id provided does not match where the message is from.")
-    messaging.update_message(state, found, req.user_id, body["text"])
+    edits.update_message(state, found, req.user_id, body["text"])
     return success({"message": clone(found)})
 
 
@@ -439,14 +442,14 @@ _HISTORY_FIELDS = {
 
 def _pagination(state: SandboxState, query: dict[str, Any]) -> tuple[int, int]:
     """getPaginationItems: (offset, count) with API_Default_Count / API_Upper_Count_Limit."""
-    upper = int(messaging.setting(state, "API_Upper_Count_Limit", 100) or 0)
+    upper = int(state.settings.get("API_Upper_Count_Limit", 100) or 0)
     upper = upper if upper > 0 else 100
-    default = int(messaging.setting(state, "API_Default_Count", 50) or 0)
+    default = int(state.settings.get("API_Default_Count", 50) or 0)
     default = default if default > 0 else 50
     offset = _parse_int(query.get("offset")) if query.get("offset") else 0
     count = _parse_int(query["count"]) if query.get("count") is not None else default
     count = min(count, upper)
-    if count == 0 and not messaging.setting(state, "API_Allow_Infinite_Count", True):
+    if count == 0 and not state.settings.get("API_Allow_Infinite_Count", True):
         count = default
     return offset, count
 
@@ -464,14 +467,14 @@ def channel_history(
     """getChannelHistory for channels.history / im.history; 403 when the room is not readable."""
     offset, count = _pagination(state, query)
     can_read = rooms.can_access_room(state, room, user_id) or (
-        room.get("t") == "c" and rooms.has_permission(state, user_id, "preview-c-room")
+        room.get("t") == "c" and permissions.has_permission(state, user_id, "preview-c-room")
     )
     if not can_read:
         raise RawResponse(403, dict(FORBIDDEN))
-    latest = messaging.parse_date(query.get("latest")) if query.get("latest") else None
-    oldest = messaging.parse_date(query.get("oldest")) if query.get("oldest") else None
+    latest = parse_date(query.get("latest")) if query.get("latest") else None
+    oldest = parse_date(query.get("oldest")) if query.get("oldest") else None
     show_threads = query.get("showThreadMessages") == "true"
-    records = messaging.visible_messages(
+    records = history.visible_messages(
         state,
         room["_id"],
         # new Date() of the request; +1 ms so a message saved in the same millisecond, which
@@ -488,7 +491,7 @@ def channel_history(
         if oldest is not None and messages and messages[-1]["ts"] > oldest:
             between = [
                 m
-                for m in messaging.visible_messages(
+                for m in history.visible_messages(
                     state, room["_id"], show_thread_messages=show_threads
                 )
                 if oldest < m["ts"] < messages[-1]["ts"]
@@ -558,7 +561,9 @@ async def channels_history(req: ApiRequest) -> dict[str, Any]:
 _MEMBER_FIELDS = ("_id", "username", "name", "status", "statusText", "utcOffset")
 
 
-def _members_page(state: SandboxState, room: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+def _members_page(
+    state: SandboxState, room: dict[str, Any], query: dict[str, str]
+) -> dict[str, Any]:
     """findUsersOfRoom: active members sorted by username, paged by offset/count."""
     try:
         offset = max(0, int(query.get("offset") or 0))
@@ -601,7 +606,11 @@ async def groups_members(req: ApiRequest) -> dict[str, Any]:
         room = state.rooms.get(str(query["roomId"]))
     elif query.get("roomName"):
         room = rooms.room_by_name(state, str(query["roomName"]))
-    if room is None or room.get("t") != "p" or state.subscription(room["_id"], req.user_id) is None:
+    if (
+        room is None
+        or room.get("t") != "p"
+        or state.subscription(room["_id"], req.user_id) is None
+    ):
         raise MeteorError(
             "error-room-not-found",
             'The required "roomId" or "roomName" param provided does not match any group',
@@ -611,7 +620,7 @@ async def groups_members(req: ApiRequest) -> dict[str, Any]:
 
 def _valid_room_name(state: SandboxState, name: str) -> str:
     """getValidRoomName: the channel-name pattern, then uniqueness."""
-    pattern = messaging.setting(state, "UTF8_Channel_Names_Validation", "[0-9a-zA-Z-_.]+")
+    pattern = state.settings.get("UTF8_Channel_Names_Validation", "[0-9a-zA-Z-_.]+")
     try:
         valid = re.fullmatch(str(pattern), name) is not None
     except re.error:
@@ -643,7 +652,7 @@ async def channels_create(req: ApiRequest) -> dict[str, Any]:
     """channels.create {name, members?, readOnly?, customFields?, extraData?, excludeSelf?}."""
     state = req.state
     body = req.body if isinstance(req.body, dict) else {}
-    if not rooms.has_permission(state, req.user_id, "create-c"):
+    if not permissions.has_permission(state, req.user_id, "create-c"):
         raise RawResponse(403, dict(FORBIDDEN))
     if not body.get("name"):
         raise Failure('Param "name" is required')
@@ -724,12 +733,14 @@ def add_users_to_room(
         raise MeteorError("error-invalid-room", "Invalid room", {"method": "addUsersToRoom"})
     member = state.subscription(room_id, user_id) is not None
     allowed = (
-        (member and rooms.has_permission(state, user_id, "add-user-to-joined-room", room_id))
+        (member and permissions.has_permission(state, user_id, "add-user-to-joined-room", room_id))
         or (
-            room.get("t") == "c" and rooms.has_permission(state, user_id, "add-user-to-any-c-room")
+            room.get("t") == "c"
+            and permissions.has_permission(state, user_id, "add-user-to-any-c-room")
         )
         or (
-            room.get("t") == "p" and rooms.has_permission(state, user_id, "add-user-to-any-p-room")
+            room.get("t") == "p"
+            and permissions.has_permission(state, user_id, "add-user-to-any-p-room")
         )
     )
     if not allowed:
@@ -746,8 +757,8 @@ def add_users_to_room(
         if state.subscription(room_id, new_user["_id"]) is None:
             rooms.add_user_to_room(state, room_id, new_user, inviter=inviter)
         else:
-            text = messaging.translate("Username_is_already_in_here", new_user["username"])
-            messaging.ephemeral(state, user_id, room_id, text)
+            text = system.translate("Username_is_already_in_here", new_user["username"])
+            system.ephemeral(state, user_id, room_id, text)
 
 
 # -- subscriptions.get ---------------------------------------------------------------------------
@@ -759,7 +770,7 @@ async def subscriptions_get(req: ApiRequest) -> dict[str, Any]:
     since_text = req.query.get("updatedSince")
     since = None
     if since_text:
-        since = messaging.parse_date(since_text)
+        since = parse_date(since_text)
         if since is None:
             raise MeteorError(
                 "error-roomId-param-invalid",
