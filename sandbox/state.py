@@ -259,6 +259,13 @@ class SandboxState:
                 return user
         return None
 
+    def user_by_exact_username(self, username: str) -> dict[str, Any] | None:
+        """The user whose username is exactly this one (case counts)."""
+        for user in self.users.values():
+            if user.get("username") == username:
+                return user
+        return None
+
     def user_by_email(self, email: str) -> dict[str, Any] | None:
         wanted = email.lower()
         for user in self.users.values():

@@ -105,56 +105,11 @@ async def set_reaction(
         raise
 
 
-def create_direct_message(
-    state: SandboxState, usernames: Any, user_id: str | None, exclude_self: bool = False
-) -> dict[str, Any]:
-    """createDirectMessage(usernames, userId, excludeSelf): `{t:'d', rid, usernames}`."""
-    check(usernames, [str])
-    check(user_id, str)
-    assert user_id is not None
-    me = state.users.get(user_id)
-    if not me or not me.get("username"):
-        raise _invalid_user("createDirectMessage")
-    allow_self = state.settings.get("Message_AllowDirectMessagesToYourself", True)
-    if allow_self is False and len(usernames) == 1 and usernames[0] == me["username"]:
-        raise _invalid_user("createDirectMessage")
-    others = []
-    for username in usernames:
-        if username == me["username"]:
-            continue
-        found = state.user_by_username(username)
-        if found is None:
-            raise _invalid_user("createDirectMessage")
-        others.append(found)
-    members = others if exclude_self else [me, *others]
-    if not members or (len(members) == 1 and members[0]["_id"] != me["_id"]):
-        raise _invalid_user("createDirectMessage")
-    if not permissions.has_permission(state, user_id, "create-d"):
-        if permissions.has_permission(state, user_id, "view-d-room"):
-            existing = rooms.direct_room_with(state, [m["_id"] for m in members])
-            if existing is not None:
-                return {"_id": existing["_id"], "t": "d", "rid": existing["_id"]}
-        raise MeteorError("error-not-allowed", "Not allowed", {"method": "createDirectMessage"})
-    max_users = int(state.settings.get("DirectMesssage_maxUsers", 8) or 1)
-    if len(members) > max_users:
-        raise MeteorError(
-            "error-direct-message-max-user-exceeded",
-            f"You cannot add more than {max_users} users, including yourself to a direct message",
-            {"method": "createDirectRoom"},
-        )
-    room, _inserted = rooms.create_direct(state, members, creator_id=user_id)
-    return {"t": "d", "rid": room["_id"], "usernames": list(room.get("usernames", []))}
-
-
 @ddp_method("createDirectMessage")
 async def ddp_create_direct_message(session: DdpSession, *usernames: Any) -> dict[str, Any]:
     """createDirectMessage(...usernames) (10 per minute without send-many-messages)."""
     _limit_unless(session.state, "createDirectMessage", session.user_id, 10, 60000)
-    return create_direct_message(session.state, list(usernames), session.user_id)
-
-
-def _trash(state: SandboxState, collection: str) -> list[dict[str, Any]]:
-    return state.runtime.setdefault("trash", {}).setdefault(collection, [])
+    return rooms.create_direct_message(session.state, list(usernames), session.user_id)
 
 
 @ddp_method("rooms/get")
@@ -172,7 +127,7 @@ async def rooms_get(session: DdpSession, updated_at: Any = None) -> Any:
             "update": [r for r in mine if r.get("_updatedAt") and r["_updatedAt"] > updated_at],
             "remove": [
                 {"_id": r["_id"], "_deletedAt": r["_deletedAt"]}
-                for r in _trash(state, "rooms")
+                for r in rooms.trash(state, "rooms")
                 if r["_deletedAt"] > updated_at
             ],
         }
@@ -185,22 +140,7 @@ async def subscriptions_get(session: DdpSession, updated_at: Any = None) -> Any:
     state = session.state
     if not session.user_id:
         return []
-    return subscriptions_for(state, session.user_id, updated_at)
-
-
-def subscriptions_for(state: SandboxState, user_id: str, updated_at: Any) -> Any:
-    """getSubscriptions(uid, updatedAt?), shared with REST subscriptions.get."""
-    mine = rooms.subscriptions_of_user(state, user_id)
-    if isinstance(updated_at, datetime):
-        return {
-            "update": [s for s in mine if s.get("_updatedAt") and s["_updatedAt"] > updated_at],
-            "remove": [
-                {"_id": s["_id"], "_deletedAt": s["_deletedAt"]}
-                for s in _trash(state, "subscriptions")
-                if s["_deletedAt"] > updated_at and s.get("u", {}).get("_id") == user_id
-            ],
-        }
-    return mine
+    return rooms.subscriptions_for(state, session.user_id, updated_at)
 
 
 @ddp_method("loadHistory")
