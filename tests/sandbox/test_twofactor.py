@@ -11,7 +11,8 @@ from typing import Any
 
 import pyotp
 
-from tests.sandbox.conftest import Account, DdpClient, World, sha256_hex
+from sandbox.digests import sha256_hex
+from tests.sandbox.conftest import Account, DdpClient, World
 
 PASSWORD_REQUIRED = {"method": "password", "codeGenerated": False, "availableMethods": []}
 

@@ -9,7 +9,8 @@ import pyotp
 import pytest
 
 from sandbox import credentials
-from tests.sandbox.conftest import Account, World, sha256_hex
+from sandbox.digests import sha256_hex
+from tests.sandbox.conftest import Account, World
 
 PASSWORD_REQUIRED = {"method": "password", "codeGenerated": False, "availableMethods": []}
 
