@@ -6,6 +6,10 @@ cycle is still a cycle). `from sandbox.x import y` is an edge to `sandbox.x.y` w
 module, else to `sandbox.x`. Importing `sandbox.a.b` also runs the package `sandbox.a`, so that
 counts as an edge too; only the root package is left out of that rule: its `__init__` is the
 public face (`from sandbox import serve`) that nothing inside the sandbox imports.
+
+On top of that, the layers of docs/design.md: a module imports only its own layer and those
+below it, and the clients (which must also work against a real Rocket.Chat) only the base. A new
+module goes into one of the lists below.
 """
 
 from __future__ import annotations
@@ -18,6 +22,37 @@ import sandbox
 
 ROOT = Path(sandbox.__file__).parent
 PACKAGE = "sandbox"
+# Bottom to top; a name covers the module and, for a package, everything in it.
+LAYERS: list[tuple[str, set[str]]] = [
+    (
+        "base",
+        {"state", "errors", "digests", "validation", "check", "markdown", "settings_defaults"},
+    ),
+    (
+        "behaviour",
+        {
+            "messaging",
+            "rooms",
+            "login",
+            "accounts",
+            "profile",
+            "user_views",
+            "streams",
+            "twofactor",
+            "ratelimit",
+            "credentials",
+            "login_attempts",
+            "password_policy",
+            "permissions",
+            "presence",
+            "outbox",
+        },
+    ),
+    ("transports", {"api", "ddp", "ddp_subscriptions", "ddp_frames", "ddp_methods"}),
+    ("endpoints", {"endpoints"}),
+    ("top", {"server", "bootstrap", "faults", "__main__", ""}),
+]
+CLIENTS = {"ddp_client", "people"}  # may import the base and each other; nothing imports them
 
 
 def module_name(path: Path) -> str:
@@ -119,3 +154,52 @@ def test_a_cycle_is_found_when_there_is_one() -> None:
 def test_the_sandbox_has_no_import_cycle() -> None:
     found = cycles(import_graph())
     assert found == [], "import cycles in sandbox/: " + "; ".join(" ↔ ".join(c) for c in found)
+
+
+def layer_of(module: str) -> str | None:
+    """The layer a sandbox module is listed in ("clients" for the clients), or None."""
+    local = module.removeprefix(PACKAGE).removeprefix(".")
+    top = local.split(".")[0]
+    if top in CLIENTS:
+        return "clients"
+    return next((name for name, members in LAYERS if top in members), None)
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every module not in a layer, and every import that goes up (or into a client)."""
+    rank = {name: position for position, (name, _) in enumerate(LAYERS)}
+    found = [f"{module} is in no layer" for module in graph if layer_of(module) is None]
+    for module, targets in graph.items():
+        here = layer_of(module)
+        for target in targets:
+            there = layer_of(target)
+            if here is None or there is None:
+                continue
+            if here == "clients":
+                allowed = there in ("clients", "base")
+            elif there == "clients":
+                allowed = False
+            else:
+                allowed = rank[there] <= rank[here]
+            if not allowed:
+                found.append(f"{module} ({here}) imports {target} ({there})")
+    return sorted(found)
+
+
+def test_a_module_imports_only_its_layer_and_those_below() -> None:
+    assert layer_violations(import_graph()) == []
+
+
+def test_an_upward_import_or_an_unlisted_module_is_reported() -> None:
+    graph = {
+        "sandbox.state": {"sandbox.api"},
+        "sandbox.people": {"sandbox.rooms"},
+        "sandbox.rooms": {"sandbox.people"},
+        "sandbox.new_module": set(),
+    }
+    assert layer_violations(graph) == [
+        "sandbox.new_module is in no layer",
+        "sandbox.people (clients) imports sandbox.rooms (behaviour)",
+        "sandbox.rooms (behaviour) imports sandbox.people (clients)",
+        "sandbox.state (base) imports sandbox.api (transports)",
+    ]
