@@ -7,44 +7,42 @@ every message to every `__my_messages__` session and checks each one with a line
 subscriptions (`SandboxState.subscription`), so 200 such sessions make the server, not the bot,
 the bottleneck. Answers are time-stamped when their frame arrives, before any waiting task
 runs, so the load generator's own scheduling adds as little as possible to the latencies.
-`sandbox/people.py` (`Person`) is the full-featured version used by the tests and the demo.
+Both it and `sandbox/people.py` (`Person`, the full-featured version used by the tests and the
+demo) are `sandbox.ddp_client.DdpClient`s: the frame reading, ids, pong and waiting are shared.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import secrets
-import time
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
 
-from sandbox.people import sha256_hex
+from sandbox.ddp_client import DdpClient
+from sandbox.digests import sha256_hex
+
+ROOM_MESSAGES = "stream-room-messages"
 
 
 class DdpError(Exception):
     """A DDP method answered with an error."""
 
 
-class ChatUser:
+class ChatUser(DdpClient):
     """One benchmark user: `async with ChatUser(http, url, name, pw) as user: ...`."""
 
     def __init__(
         self, http: aiohttp.ClientSession, base_url: str, username: str, password: str
     ) -> None:
+        super().__init__(timeout=30.0)
         self._http = http
         self.base_url = base_url.rstrip("/")
         self.username = username
         self._password = password
         self.user_id = ""
         self._auth_token = ""
-        self._socket: aiohttp.ClientWebSocketResponse | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._ids = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._heard: dict[str, asyncio.Queue[tuple[float, dict[str, Any]]]] = {}
         self._seen: set[str] = set()
         self._direct_rooms: dict[str, str] = {}
@@ -55,12 +53,8 @@ class ChatUser:
         )
         self.user_id = reply["data"]["userId"]
         self._auth_token = reply["data"]["authToken"]
-        ws_url = self.base_url.replace("http", "ws", 1) + "/websocket"
-        self._socket = await self._http.ws_connect(ws_url, max_msg_size=0)
-        await self._socket.send_str(
-            json.dumps({"msg": "connect", "version": "1", "support": ["1"]})
-        )
-        self._reader = asyncio.create_task(self._read())
+        await self.open_socket(self._http, self.base_url, max_msg_size=0)
+        await self.handshake()
         await self.call("login", {"resume": self._auth_token})
         return self
 
@@ -70,10 +64,7 @@ class ChatUser:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-        if self._socket is not None:
-            await self._socket.close()
+        await self.close()
 
     async def rest(
         self,
@@ -110,28 +101,14 @@ class ChatUser:
         )
         return str(reply["token"])
 
-    async def _read(self) -> None:
-        assert self._socket is not None
-        async for frame in self._socket:
-            arrived = time.perf_counter()
-            if frame.type is not aiohttp.WSMsgType.TEXT:
-                break
-            data = json.loads(frame.data)
-            kind = data.get("msg")
-            if kind == "changed" and data.get("collection") == "stream-room-messages":
-                self._hear(arrived, data["fields"]["args"][0])
-            elif kind == "result" or kind in ("ready", "nosub"):
-                key = (
-                    data.get("id")
-                    if kind == "result"
-                    else (data.get("subs") or [data.get("id")])[0]
-                )
-                future = self._pending.pop(str(key), None)
-                if future is not None and not future.done():
-                    future.set_result(data)
-            elif kind == "ping":
-                pong = {"msg": "pong", **({"id": data["id"]} if "id" in data else {})}
-                await self._socket.send_str(json.dumps(pong))
+    def on_frame(self, frame: Any, raw: str, arrived: float) -> None:
+        """A room message is queued with the moment its frame arrived, before anything else."""
+        if (
+            isinstance(frame, dict)
+            and frame.get("msg") == "changed"
+            and frame.get("collection") == ROOM_MESSAGES
+        ):
+            self._hear(arrived, frame["fields"]["args"][0])
 
     def _hear(self, arrived: float, message: dict[str, Any]) -> None:
         """Queue a new message from someone else; re-sent or edited versions are dropped."""
@@ -144,18 +121,9 @@ class ChatUser:
         if queue is not None:
             queue.put_nowait((arrived, message))
 
-    async def _request(self, frame: dict[str, Any], key: str) -> dict[str, Any]:
-        assert self._socket is not None
-        done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[key] = done
-        await self._socket.send_str(json.dumps(frame))
-        return await asyncio.wait_for(done, timeout=30)
-
-    async def call(self, method: str, *params: Any) -> Any:
+    async def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
         """Call a DDP method and return its result."""
-        frame_id = str(next(self._ids))
-        frame = {"msg": "method", "method": method, "id": frame_id, "params": list(params)}
-        reply = await self._request(frame, frame_id)
+        reply = await self.call_frame(method, *params, timeout=timeout)
         if "error" in reply:
             raise DdpError(str(reply["error"]))
         return reply.get("result")
@@ -165,14 +133,7 @@ class ChatUser:
         if username not in self._direct_rooms:
             room_id = str((await self.call("createDirectMessage", username))["rid"])
             self._heard[room_id] = asyncio.Queue()
-            sub_id = f"s{next(self._ids)}"
-            frame = {
-                "msg": "sub",
-                "id": sub_id,
-                "name": "stream-room-messages",
-                "params": [room_id, False],
-            }
-            reply = await self._request(frame, sub_id)
+            reply = await self.subscribe_frame(ROOM_MESSAGES, room_id, False)
             if reply.get("msg") != "ready":
                 raise DdpError(f"cannot listen to room {room_id}: {reply}")
             self._direct_rooms[username] = room_id

@@ -7,8 +7,6 @@ what the handler throws to Rocket.Chat's bodies and status codes.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,23 +14,17 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox import permissions, ratelimit, twofactor
+from sandbox.digests import hash_login_token
 from sandbox.errors import CoreMeteorError, Failure, MeteorError, PlainError, RawResponse
 from sandbox.state import SandboxState, rest_dumps
+from sandbox.twofactor import TwoFactorOptions
 
 Handler = Callable[["ApiRequest"], Awaitable[dict[str, Any]]]
 Validator = Callable[[Any], None]  # raises MeteorError('invalid-params', ...) on bad input
 
 NOT_LOGGED_IN = "You must be logged in to do this."
 MAX_BODY_BYTES = 100 * 1024 * 1024  # Rocket.Chat's body-parser limit for JSON is generous
-
-
-@dataclass(frozen=True)
-class TwoFactorOptions:
-    """The `twoFactorOptions` of a route (or a DDP method)."""
-
-    require_second_factor: bool = False
-    disable_remember_me: bool = False
-    disable_password_fallback: bool = False
 
 
 @dataclass
@@ -154,11 +146,6 @@ def find_route(
     return None
 
 
-def hash_login_token(token: str) -> str:
-    """`Accounts._hashLoginToken`: base64(sha256(token))."""
-    return base64.b64encode(hashlib.sha256(token.encode()).digest()).decode()
-
-
 def find_login(
     state: SandboxState, user_id: str | None, token: str | None
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -173,6 +160,29 @@ def find_login(
         if entry.get("hashedToken") == hashed:
             return user, entry
     return None
+
+
+def rest_connection(request: ApiRequest) -> twofactor.Connection:
+    """The Meteor connection api.ts builds for a REST call (client IP, headers, login token)."""
+    headers = {key.lower(): value for key, value in request.http.headers.items()}
+    token = request.login_token.get("hashedToken") if request.login_token else None
+    return twofactor.Connection(token, headers.get("user-agent"), request.client_address, headers)
+
+
+def check_for_rest(request: ApiRequest, options: TwoFactorOptions) -> None:
+    """api.ts `processTwoFactor` for a route with `twoFactorRequired`."""
+    if request.user is None:
+        return
+    code = request.http.headers.get("X-2FA-Code") or None
+    method = request.http.headers.get("X-2FA-Method") or None
+    twofactor.check_code_for_user(
+        request.state,
+        request.user_id,
+        code=code,
+        method=method,
+        options=options,
+        connection=rest_connection(request),
+    )
 
 
 def json_response(
@@ -251,9 +261,6 @@ async def dispatch(
     state: SandboxState, http: web.Request, table: dict[tuple[str, str], Route] | None = None
 ) -> web.Response:
     """Run one `/api/v1/<name>` (or, with DEFAULT_ROUTES, `/api/<name>`) request."""
-    # Imported here: these modules register routes that import this one.
-    from sandbox import permissions, ratelimit, twofactor
-
     routes = ROUTES if table is None else table
     name = http.match_info["name"]
     matched = find_route(routes, http.method, name)
@@ -283,7 +290,14 @@ async def dispatch(
         request.user, request.login_token = login
     try:
         if found.rate_limited:
-            ratelimit.check_rest(request)
+            ratelimit.check_rest(
+                state,
+                route_name=found.name,
+                http_method=found.method,
+                client_address=request.client_address,
+                user_id=request.user_id if request.user else None,
+                headers_out=request.headers_out,
+            )
         params = body if found.method != "GET" else request.query
         if found.validate is not None:
             found.validate(params)
@@ -300,7 +314,7 @@ async def dispatch(
                 request.headers_out,
             )
         if found.two_factor is not None:
-            twofactor.check_for_rest(request, found.two_factor)
+            check_for_rest(request, found.two_factor)
         payload = await found.handler(request)
     except (MeteorError, PlainError, Failure, RawResponse) as exc:
         if http.method != "GET":

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping
 
-from sandbox import accounts, permissions, settings_defaults
+from sandbox import accounts, permissions, rooms, settings_defaults
 from sandbox.state import SandboxState
 
 log = logging.getLogger("sandbox.bootstrap")
@@ -23,8 +23,6 @@ OVERWRITE_PREFIX = "OVERWRITE_SETTING_"
 
 def bootstrap(state: SandboxState, environ: Mapping[str, str], fresh: bool) -> None:
     """Bring `state` (fresh or reloaded from the data file) to a served, consistent world."""
-    from sandbox import rooms  # written by the realtime helper
-
     rounds = environ.get("SANDBOX_BCRYPT_ROUNDS")
     if rounds:
         try:

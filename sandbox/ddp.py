@@ -14,6 +14,8 @@ stream_server.js) and Rocket.Chat's streamer:
   the error; events arrive as `changed` frames with `id` "id" and `{eventName, args}`.
 * A login or logout re-runs every subscription, as Meteor's `_setUserId` does.
 
+The wire format lives in `sandbox.ddp_frames`, a session's stream subscriptions in
+`sandbox.ddp_subscriptions`, the methods in `sandbox.ddp_methods` (declared by the endpoints).
 Tests can shorten the timers through `state.runtime["ddp_options"] = DdpOptions(...)`.
 """
 
@@ -21,17 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from sandbox import ddp_methods, presence, streams
+from sandbox import ddp_methods, presence
+from sandbox.ddp_frames import error_json, fit_arity, from_ejson, parse_frame
+from sandbox.ddp_subscriptions import SessionStreams
 from sandbox.errors import MatchError, MeteorError
-from sandbox.state import SandboxState, ejson_dumps, from_ms, random_id
+from sandbox.state import SandboxState, ejson_dumps, random_id
 
 log = logging.getLogger("sandbox.ddp")
 
@@ -56,78 +58,6 @@ def options_for(state: SandboxState) -> DdpOptions:
     return found if isinstance(found, DdpOptions) else DdpOptions()
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_frame(raw: str) -> Any:
-    """DDPCommon.parseDDP: the frame as an object, or None when it is not a JSON object/array."""
-    try:
-        parsed = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        return None
-    return parsed if isinstance(parsed, (dict, list)) else None
-
-
-def from_ejson(value: Any) -> Any:
-    """EJSON `_adjustTypesFromJSONValue` for dates: `{"$date": ms}` becomes a datetime."""
-    if isinstance(value, dict):
-        if len(value) == 1 and "$date" in value:
-            stamp = value["$date"]
-            if (
-                isinstance(stamp, (int, float))
-                and not isinstance(stamp, bool)
-                and math.isfinite(stamp)
-            ):
-                try:
-                    return from_ms(stamp)
-                except (OverflowError, OSError, ValueError):
-                    return value
-            return value
-        return {key: from_ejson(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [from_ejson(item) for item in value]
-    return value
-
-
-def error_json(exc: BaseException) -> dict[str, Any]:
-    """wrapInternalException: client-safe errors as they are, everything else a 500."""
-    if isinstance(exc, MatchError):
-        return exc.ddp_error()
-    if isinstance(exc, MeteorError):
-        return exc.ddp_error()
-    return MeteorError(500, "Internal server error").ddp_error()
-
-
-def _fit_arity(handler: Any, params: list[Any]) -> list[Any]:
-    """Call like JavaScript: extra params are dropped, missing ones arrive as None."""
-    signature = inspect.signature(handler)
-    positional = [
-        p
-        for p in list(signature.parameters.values())[1:]
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    if any(p.kind == p.VAR_POSITIONAL for p in signature.parameters.values()):
-        return params
-    fitted = params[: len(positional)]
-    for param in positional[len(fitted) :]:
-        if param.default is param.empty:
-            fitted.append(None)
-    return fitted
-
-
-@dataclass
-class StreamSubscription:
-    """One `sub` to a stream publication."""
-
-    sub_id: str
-    publication: str
-    stream: str
-    params: list[Any]
-    event_name: Any = None
-    user_id: str | None = None
-
-
 class DdpConnection:
     """One DDP session over one websocket (implements ddp_methods.DdpSession)."""
 
@@ -144,10 +74,7 @@ class DdpConnection:
         self.client_address = request.remote or "127.0.0.1"
         self.user_agent = request.headers.get("User-Agent", "")
         self.http_headers = {key.lower(): value for key, value in request.headers.items()}
-        self.subs: dict[str, StreamSubscription] = {}
-        # (stream, event name) → subscriptions; rebuilt after any change to `subs`, so that an
-        # event costs each session a lookup, not a scan (hundreds of sessions under load).
-        self._subs_index: dict[tuple[str, str], list[StreamSubscription]] | None = None
+        self.streams = SessionStreams(state, self, self.send)
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._closing = False
@@ -183,16 +110,6 @@ class DdpConnection:
         if offending:
             frame["offendingMessage"] = offending
         self._send_text(ejson_dumps(frame))
-
-    def _changed(self, sub: StreamSubscription, event_name: str, args: list[Any]) -> None:
-        self.send(
-            {
-                "msg": "changed",
-                "collection": sub.publication,
-                "id": "id",
-                "fields": {"eventName": event_name, "args": args},
-            }
-        )
 
     async def _write_loop(self) -> None:
         while True:
@@ -316,7 +233,7 @@ class DdpConnection:
         if kind == "sub":
             self._sub(msg)
         elif kind == "unsub":
-            self._stop_subscription(msg.get("id"))
+            self.streams.unsubscribe(msg.get("id"))
         elif kind == "method":
             await self._method(msg)
         else:
@@ -367,11 +284,9 @@ class DdpConnection:
 
     async def _invoke(self, entry: ddp_methods.DdpMethod, params: list[Any]) -> Any:
         if entry.two_factor is not None:
-            from sandbox import twofactor
-
-            checked = twofactor.check_for_ddp(self, entry.two_factor, params)
+            checked = ddp_methods.check_for_ddp(self, entry.two_factor, params)
             params = await checked if inspect.isawaitable(checked) else checked
-        result = entry.handler(self, *_fit_arity(entry.handler, list(params)))
+        result = entry.handler(self, *fit_arity(entry.handler, list(params)))
         if inspect.isawaitable(result):
             result = await result
         return result
@@ -386,18 +301,7 @@ class DdpConnection:
                 presence.session_logged_out(self.state, previous)
             if user_id:
                 presence.session_logged_in(self.state, user_id)
-        ready: list[str] = []
-        for sub in list(self.subs.values()):
-            sub.user_id = user_id
-            failure = self._check_read(sub)
-            if failure is None:
-                ready.append(sub.sub_id)
-            else:
-                self.subs.pop(sub.sub_id, None)
-                self.send({"msg": "nosub", "id": sub.sub_id, "error": failure})
-        self._subs_changed()
-        if ready:
-            self.send({"msg": "ready", "subs": ready})
+        self.streams.user_changed(user_id)
 
     # -- subscriptions ----------------------------------------------------------------------
 
@@ -410,114 +314,28 @@ class DdpConnection:
         ):
             self.send_error("Malformed subscription", msg)
             return
-        stream = streams.PUBLICATIONS.get(name)
-        if stream is None:
-            error = MeteorError(404, f"Subscription '{name}' not found").ddp_error()
-            self.send({"msg": "nosub", "id": sub_id, "error": error})
-            return
-        if sub_id in self.subs:
-            return
-        params = list(msg.get("params") or [])
-        sub = StreamSubscription(sub_id, name, stream, params, user_id=self.user_id)
-        failure = self._check_read(sub)
-        if failure is not None:
-            self.send({"msg": "nosub", "id": sub_id, "error": failure})
-            return
-        self.subs[sub_id] = sub
-        self._subs_changed()
-        if self._use_collection(params):
-            self.send(
-                {
-                    "msg": "added",
-                    "collection": name,
-                    "id": "id",
-                    "fields": {"eventName": sub.event_name},
-                }
-            )
-        self.send({"msg": "ready", "subs": [sub_id]})
-
-    @staticmethod
-    def _use_collection(params: list[Any]) -> bool:
-        options = params[1] if len(params) > 1 else False
-        if isinstance(options, bool):
-            return options
-        return isinstance(options, dict) and options.get("useCollection") is True
-
-    def _check_read(self, sub: StreamSubscription) -> dict[str, Any] | None:
-        """The streamer's `_publish` checks; None when the subscription may start."""
-        event_name = sub.params[0] if sub.params else None
-        options = sub.params[1] if len(sub.params) > 1 else False
-        sub.event_name = event_name
-        try:
-            if options is None:
-                raise TypeError("Cannot read properties of null (reading 'useCollection')")
-            allowed = streams.read_allowed(self.state, sub.stream, event_name, sub.user_id)
-        except streams.InvalidEventName:
-            return MeteorError("invalid-event-name").ddp_error()
-        except Exception:
-            log.debug("publication %s crashed", sub.publication, exc_info=True)
-            return error_json(RuntimeError())
-        if not allowed:
-            return MeteorError("not-allowed").ddp_error()
-        return None
-
-    def _stop_subscription(self, sub_id: Any) -> None:
-        if isinstance(sub_id, str):
-            self.subs.pop(sub_id, None)
-            self._subs_changed()
-        frame: dict[str, Any] = {"msg": "nosub"}
-        if sub_id is not None:
-            frame["id"] = sub_id
-        self.send(frame)
-
-    def _subs_changed(self) -> None:
-        """Rebuild the lookup of this session's subscriptions, and tell the bus."""
-        self._subs_index = None
-        self.state.bus.interested(
-            self,
-            {(s.stream, s.event_name) for s in self.subs.values() if isinstance(s.event_name, str)},
-        )
-
-    def _subs_for(self, stream: str, event_name: str) -> list[StreamSubscription]:
-        index = self._subs_index
-        if index is None:
-            index = self._subs_index = {}
-            for sub in self.subs.values():
-                if isinstance(sub.event_name, str):
-                    index.setdefault((sub.stream, sub.event_name), []).append(sub)
-        return index.get((stream, event_name), [])
+        self.streams.subscribe(sub_id, name, list(msg.get("params") or []), self.user_id)
 
     # -- EventBus listener ------------------------------------------------------------------
 
     def on_message(self, message: dict[str, Any], room: dict[str, Any]) -> None:
-        """stream-room-messages: `<rid>` gets [message]; `__my_messages__` gets [message, room info]."""
-        for sub in list(self._subs_for("room-messages", room["_id"])):
-            self._changed(sub, room["_id"], [message])
-        for sub in list(self._subs_for("room-messages", streams.MY_MESSAGES)):
-            extra = streams.my_messages_extra(self.state, room, sub.user_id)
-            if extra is not None:
-                self._changed(sub, streams.MY_MESSAGES, [message, extra])
+        """stream-room-messages `<rid>` and `__my_messages__`."""
+        self.streams.message(message, room)
 
     def on_notify_user(self, user_id: str, event: str, args: list[Any]) -> None:
         """stream-notify-user `<uid>/<event>`."""
-        event_name = f"{user_id}/{event}"
-        for sub in self._subs_for("notify-user", event_name):
-            self._changed(sub, event_name, args)
+        self.streams.notify("notify-user", f"{user_id}/{event}", args)
 
     def on_notify_room(
         self, room_id: str, event: str, args: list[Any], origin: Any = None
     ) -> None:
         """stream-notify-room `<rid>/<event>` (not echoed to the session that wrote it)."""
-        if origin is self:
-            return
-        event_name = f"{room_id}/{event}"
-        for sub in self._subs_for("notify-room", event_name):
-            self._changed(sub, event_name, args)
+        if origin is not self:
+            self.streams.notify("notify-room", f"{room_id}/{event}", args)
 
     def on_notify_logged(self, event: str, args: list[Any]) -> None:
         """stream-notify-logged `<event>` for sessions that subscribed while logged in."""
-        for sub in self._subs_for("notify-logged", event):
-            self._changed(sub, event, args)
+        self.streams.notify("notify-logged", event, args)
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -539,7 +357,7 @@ class DdpConnection:
                     self.send_error("Bad request")
         finally:
             self.state.bus.listeners.discard(self)
-            self.state.bus.interested(self, ())
+            self.streams.forget()
             if self.user_id:
                 presence.session_logged_out(self.state, self.user_id)
                 self.user_id = None

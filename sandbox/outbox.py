@@ -1,12 +1,10 @@
-"""The sandbox's mail outbox: what Rocket.Chat would e-mail, kept for `GET /sandbox/emails`."""
+"""The sandbox's mail outbox: what Rocket.Chat would e-mail, kept for `GET /sandbox/emails`
+(served by `sandbox.server`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
-from sandbox.api import json_response
 from sandbox.state import SandboxState
 
 
@@ -15,12 +13,3 @@ def send_email(state: SandboxState, to: str, subject: str, text: str) -> dict[st
     mail = {"to": to, "subject": subject, "text": text, "ts": state.clock()}
     state.emails.append(mail)
     return mail
-
-
-async def emails_handler(state: SandboxState, request: web.Request) -> web.StreamResponse:
-    """`GET /sandbox/emails[?to=address]` → `{"emails": [{to, subject, text, ts}]}`, oldest first."""
-    wanted = request.query.get("to")
-    emails = [
-        mail for mail in state.emails if wanted is None or mail["to"].lower() == wanted.lower()
-    ]
-    return json_response({"emails": emails})

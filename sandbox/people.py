@@ -3,15 +3,13 @@
 A `Person` is a Rocket.Chat user driven by a script: it logs in over REST, talks over the
 realtime API the way the web client does (DDP `sendMessage`, `createDirectMessage`), and hears
 every message of its rooms on `__my_messages__`, re-sent versions (reactions, edits) included.
-It works against the sandbox or a real server alike.
+It is a `sandbox.ddp_client.DdpClient` with a REST session, and works against the sandbox or a
+real server alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import itertools
-import json
 import secrets
 from collections.abc import Callable
 from types import TracebackType
@@ -19,33 +17,25 @@ from typing import Any, Protocol, Self
 
 import aiohttp
 
+from sandbox.ddp_client import DdpClient, DdpFailure, Frame
+from sandbox.digests import sha256_hex
+
 Predicate = Callable[[dict[str, Any]], bool]
+ROOM_MESSAGES = "stream-room-messages"
 
 
-class DdpFailure(Exception):
-    """A DDP method answered with an error."""
-
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(error.get("message") or error.get("reason") or str(error))
-        self.error = error
-
-
-class Person:
+class Person(DdpClient):
     """One scripted user: `async with Person(url, "alice", "pw") as alice: await alice.say(...)`."""
 
     def __init__(self, base_url: str, username: str, password: str) -> None:
+        super().__init__(timeout=10.0)
         self.base_url = base_url.rstrip("/")
         self.username = username
         self._password = password
         self.user_id = ""
         self.auth_token = ""
         self._http: aiohttp.ClientSession | None = None
-        self._socket: aiohttp.ClientWebSocketResponse | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._ids = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._heard: list[dict[str, Any]] = []
-        self._news = asyncio.Condition()
         self._direct_rooms: dict[str, str] = {}
 
     async def __aenter__(self) -> Self:
@@ -55,12 +45,10 @@ class Person:
         )
         self.user_id = reply["data"]["userId"]
         self.auth_token = reply["data"]["authToken"]
-        ws_url = self.base_url.replace("http", "ws", 1) + "/websocket"
-        self._socket = await self._http.ws_connect(ws_url, max_msg_size=0)
-        await self._socket.send_json({"msg": "connect", "version": "1", "support": ["1"]})
-        self._reader = asyncio.create_task(self._read())
+        await self.open_socket(self._http, self.base_url, max_msg_size=0)
+        await self.handshake()
         await self.call("login", {"resume": self.auth_token})
-        await self._subscribe("stream-room-messages", ["__my_messages__", False])
+        await self.subscribe_frame(ROOM_MESSAGES, "__my_messages__", False)
         return self
 
     async def __aexit__(
@@ -69,10 +57,7 @@ class Person:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-        if self._socket is not None:
-            await self._socket.close()
+        await self.close()
         if self._http is not None:
             await self._http.close()
 
@@ -102,50 +87,10 @@ class Person:
                 raise RuntimeError(f"{method} {endpoint} → {answer.status} {body}")
             return dict(body)
 
-    async def _read(self) -> None:
-        assert self._socket is not None
-        async for frame in self._socket:
-            if frame.type is not aiohttp.WSMsgType.TEXT:
-                break
-            data = json.loads(frame.data)
-            kind = data.get("msg")
-            if kind == "ping":
-                await self._socket.send_json(
-                    {"msg": "pong", **({"id": data["id"]} if "id" in data else {})}
-                )
-            elif kind == "result" and data.get("id") in self._pending:
-                self._pending.pop(data["id"]).set_result(data)
-            elif (
-                kind in ("ready", "nosub")
-                and data.get("subs", [data.get("id")])[0] in self._pending
-            ):
-                self._pending.pop(data.get("subs", [data.get("id")])[0]).set_result(data)
-            elif kind == "changed" and data.get("collection") == "stream-room-messages":
-                async with self._news:
-                    self._heard.append(data["fields"]["args"][0])
-                    self._news.notify_all()
-
-    async def call(self, method: str, *params: Any) -> Any:
-        """Call a DDP method and return its result."""
-        assert self._socket is not None
-        frame_id = str(next(self._ids))
-        done = asyncio.get_running_loop().create_future()
-        self._pending[frame_id] = done
-        await self._socket.send_json(
-            {"msg": "method", "method": method, "id": frame_id, "params": list(params)}
-        )
-        reply = await asyncio.wait_for(done, timeout=10)
-        if "error" in reply:
-            raise DdpFailure(reply["error"])
-        return reply.get("result")
-
-    async def _subscribe(self, name: str, params: list[Any]) -> None:
-        assert self._socket is not None
-        sub_id = f"s{next(self._ids)}"
-        done = asyncio.get_running_loop().create_future()
-        self._pending[sub_id] = done
-        await self._socket.send_json({"msg": "sub", "id": sub_id, "name": name, "params": params})
-        await asyncio.wait_for(done, timeout=10)
+    def on_frame(self, frame: Any, raw: str, arrived: float) -> None:
+        """Keep every message heard on stream-room-messages, re-sent versions included."""
+        if _is_room_message(frame):
+            self._heard.append(frame["fields"]["args"][0])
 
     async def direct_room(self, username: str) -> str:
         """The id of this person's DM with `username`."""
@@ -178,15 +123,14 @@ class Person:
         self, predicate: Predicate, *, timeout: float = 5.0, after: int = 0
     ) -> dict[str, Any]:
         """The first message heard (from index `after` on) that matches `predicate`."""
-
-        def found() -> dict[str, Any] | None:
-            return next((m for m in self._heard[after:] if predicate(m)), None)
-
-        async with self._news:
-            await asyncio.wait_for(self._news.wait_for(lambda: found() is not None), timeout)
-            result = found()
-            assert result is not None
-            return result
+        heard = next((m for m in self._heard[after:] if predicate(m)), None)
+        if heard is not None:
+            return heard
+        frame = await self.wait_for(
+            lambda f: _is_room_message(f) and predicate(f["fields"]["args"][0]), timeout
+        )
+        message: dict[str, Any] = frame["fields"]["args"][0]  # the very one kept in `heard()`
+        return message
 
     @property
     def heard_count(self) -> int:
@@ -263,6 +207,9 @@ async def create_account(
     return await admin.rest("POST", "users.create", json=body)
 
 
-def sha256_hex(text: str) -> str:
-    """The hex SHA-256 digest that Rocket.Chat's password 2FA method expects."""
-    return hashlib.sha256(text.encode()).hexdigest()
+def _is_room_message(frame: Frame) -> bool:
+    return (
+        isinstance(frame, dict)
+        and frame.get("msg") == "changed"
+        and frame.get("collection") == ROOM_MESSAGES
+    )

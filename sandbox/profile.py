@@ -12,9 +12,11 @@ import json
 import re
 from typing import Any
 
-from sandbox import accounts, outbox, password_policy, permissions, ratelimit
+from sandbox import credentials, outbox, password_policy, permissions, presence, ratelimit
+from sandbox.digests import sha256_hex
 from sandbox.errors import CoreMeteorError, MeteorError
 from sandbox.state import SandboxState, random_secret
+from sandbox.validation import js_string
 
 MISSING: Any = object()  # a key that was not sent (JavaScript `undefined`)
 MAX_BIO_LENGTH = 260
@@ -36,13 +38,6 @@ DEFAULT_BLOCKED_DOMAINS = (
     "throwawaymail.com",
     "dispostable.com",
 )
-
-
-def js_string(value: Any) -> str:
-    """JavaScript `String(value)` (null → "null")."""
-    from sandbox.validation import js_string as convert
-
-    return convert(value)
 
 
 def truthy(value: Any) -> bool:
@@ -226,8 +221,6 @@ def save_user_identity(state: SandboxState, user_id: str, name: Any, username: A
 
 def broadcast_status(state: SandboxState, user: dict[str, Any]) -> None:
     """stream-notify-logged `user-status` [[uid, username, statusNum, statusText, name, roles]]."""
-    from sandbox import presence
-
     presence.notify_status(state, user)
 
 
@@ -263,8 +256,6 @@ def set_user_status(
             )
         # Presence.setActiveState: the chosen status becomes statusDefault; what others see
         # (`status`) follows the user's connections (offline while no session is open).
-        from sandbox import presence
-
         user["statusDefault"] = status_type
         if status_text is not None and status_text is not MISSING:
             user["statusText"] = status_text
@@ -373,7 +364,7 @@ def change_password(
     state: SandboxState, user: dict[str, Any], new_password: str, keep_token: str | None
 ) -> None:
     """saveUserProfile's password block: same/history/policy checks, set, drop other sessions."""
-    if accounts.check_password(user, new_password):
+    if credentials.check_password(user, new_password):
         raise MeteorError(
             "error-password-same-as-current",
             "Entered password same as current password",
@@ -381,8 +372,8 @@ def change_password(
         )
     history = user.get("services", {}).get("passwordHistory")
     if history and state.settings.get("Accounts_Password_History_Enabled"):
-        digest = accounts.sha256_hex(new_password)
-        if any(accounts.bcrypt_matches(digest, old) for old in history):
+        digest = sha256_hex(new_password)
+        if any(credentials.bcrypt_matches(digest, old) for old in history):
             raise MeteorError(
                 "error-password-in-history",
                 "Entered password has been previously used",
@@ -390,11 +381,11 @@ def change_password(
             )
     password_policy.validate(state, new_password)
     previous = user["services"]["password"]["bcrypt"]
-    accounts.set_password(state, user, new_password)
+    credentials.set_password(state, user, new_password)
     amount = state.settings.get("Accounts_Password_History_Amount") or 5
     services = user["services"]
     services["passwordHistory"] = [*services.get("passwordHistory", []), previous][-int(amount) :]
-    accounts.remove_other_tokens(user, keep_token)
+    credentials.remove_other_tokens(user, keep_token)
 
 
 # --- custom fields ------------------------------------------------------------------------

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox import permissions
 from sandbox.errors import MeteorError
 from sandbox.state import SandboxState, to_ms
-
-if TYPE_CHECKING:
-    from sandbox.api import ApiRequest
 
 TOO_MANY = "error-too-many-requests"
 _REST_MESSAGE = (
@@ -104,33 +101,40 @@ def _as_int(value: Any) -> int:
         return 0
 
 
-def check_rest(request: ApiRequest) -> None:
-    """The REST limiter of api.ts `enforceRateLimit`: sets X-RateLimit-* or raises the 429 error.
+def check_rest(
+    state: SandboxState,
+    *,
+    route_name: str,
+    http_method: str,
+    client_address: str,
+    user_id: str | None,
+    headers_out: dict[str, str],
+) -> None:
+    """The REST limiter of api.ts `enforceRateLimit`: sets X-RateLimit-* in `headers_out` or
+    raises the 429 error.
 
     Applies to /api/v1 routes while `API_Enable_Rate_Limiter` is true and the caller lacks
     `api-bypass-rate-limit`; keyed by client IP and route (`/api/v1/<name><method>`).
     """
-    state = request.state
-    limit, interval_ms = _route_limits(state, request.route.name)
+    limit, interval_ms = _route_limits(state, route_name)
     if not limit or not interval_ms:  # shouldAddRateLimitToRoute: no rule at all
         return
     if state.settings.get("API_Enable_Rate_Limiter") is not True:
         return
-    user_id = request.user_id if request.user else None
     if user_id and permissions.has_permission(state, user_id, "api-bypass-rate-limit"):
         return
-    route_key = f"/api/v1/{request.route.name}{request.route.method.lower()}"
+    route_key = f"/api/v1/{route_name}{http_method.lower()}"
     verdict = hit(
         state,
         "rest",
         route_key,
-        f"IPAddr{request.client_address}route{route_key}",
+        f"IPAddr{client_address}route{route_key}",
         limit,
         interval_ms,
     )
-    request.headers_out["X-RateLimit-Limit"] = str(limit)
-    request.headers_out["X-RateLimit-Remaining"] = str(verdict.remaining)
-    request.headers_out["X-RateLimit-Reset"] = str(to_ms(state.clock()) + verdict.time_to_reset_ms)
+    headers_out["X-RateLimit-Limit"] = str(limit)
+    headers_out["X-RateLimit-Remaining"] = str(verdict.remaining)
+    headers_out["X-RateLimit-Reset"] = str(to_ms(state.clock()) + verdict.time_to_reset_ms)
     if not verdict.allowed:
         raise MeteorError(
             TOO_MANY,

@@ -3,8 +3,10 @@
 Rooms (`t` 'c' public channel, 'p' private group, 'd' direct message) and subscriptions (one per
 member and room) live in `state.rooms` / `state.subscriptions`. Every change is announced on
 `state.bus` the way Rocket.Chat's listeners do: `<uid>/subscriptions-changed` and
-`<uid>/rooms-changed` on stream-notify-user. Messages live in `sandbox.messaging`; the message
-functions are re-exported here because the design names them as part of this module.
+`<uid>/rooms-changed` on stream-notify-user. Messages live in `sandbox.messaging`, above this
+module; only system messages (`uj`, `au` on joining) sit below it. The room functions that REST
+and DDP share (createDirectMessage, getRoomByNameOrIdWithOptionToJoin, getSubscriptions) are here
+too, so that REST endpoints need not import the DDP ones for them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sandbox import permissions
+from sandbox.check import check
 from sandbox.errors import MeteorError
+from sandbox.messaging.system import save_system_message
 from sandbox.state import SandboxState, now, random_id
 
 GENERAL_ID = "GENERAL"
@@ -63,23 +68,14 @@ def direct_room_with(state: SandboxState, uids: list[str]) -> dict[str, Any] | N
     return None
 
 
-# -- permissions --------------------------------------------------------------------------------
-
-
-def has_permission(
-    state: SandboxState, user_id: str | None, perm: str, room_id: str | None = None
-) -> bool:
-    """Rocket.Chat's `hasPermission(uid, perm, rid?)`: global roles, then the room's roles."""
-    from sandbox import permissions
-
-    return permissions.has_permission(state, user_id, perm, room_id)
+# -- access -------------------------------------------------------------------------------------
 
 
 def can_access_room(state: SandboxState, room: dict[str, Any] | None, user_id: str | None) -> bool:
     """`canAccessRoom`: a public channel with view-c-room, or a subscription to the room."""
     if room is None or not user_id:
         return False
-    if room.get("t") == "c" and has_permission(state, user_id, "view-c-room"):
+    if room.get("t") == "c" and permissions.has_permission(state, user_id, "view-c-room"):
         return True
     return state.subscription(room["_id"], user_id) is not None
 
@@ -205,12 +201,10 @@ def add_user_to_room(
     notify_room_changed(state, room)
     if silenced:
         return
-    from sandbox import messaging
-
     if inviter is not None and inviter["_id"] != user["_id"]:
-        messaging.save_system_message(state, "au", room, user.get("username", ""), inviter)
+        save_system_message(state, "au", room, user.get("username", ""), inviter)
     else:
-        messaging.save_system_message(state, "uj", room, user.get("username", ""), user)
+        save_system_message(state, "uj", room, user.get("username", ""), user)
 
 
 def create_room(
@@ -329,41 +323,132 @@ def create_direct(
     return room, inserted
 
 
-# -- messages (implemented in sandbox.messaging) ------------------------------------------------
+# -- direct messages, lookups that join, subscription lists (shared by REST and DDP) ----------
 
 
-def insert_message(
-    state: SandboxState, room: dict[str, Any], user: dict[str, Any], message: dict[str, Any]
-) -> dict[str, Any] | None:
-    """Save a user message (as `sendMessage` would) and publish it.
+def _invalid_user() -> MeteorError:
+    return MeteorError("error-invalid-user", "Invalid user", {"method": "createDirectMessage"})
 
-    Checks Message_MaxAllowedSize (error-message-size-exceeded) and then runs
-    `sandbox.messaging.insert_message`: the full message doc of §9 (u, ts, md, mentions,
-    channels, urls, _updatedAt), thread counters, subscriptions, notifications, the
-    stream-room-messages event and the room's lastMessage. Returns None if `_id` exists.
-    """
-    from sandbox import messaging
 
-    text = message.get("msg")
-    limit = int(messaging.setting(state, "Message_MaxAllowedSize", 5000) or 0)
-    if isinstance(text, str) and len(text) > limit:
+def create_direct_message(
+    state: SandboxState, usernames: Any, user_id: str | None, exclude_self: bool = False
+) -> dict[str, Any]:
+    """createDirectMessage(usernames, userId, excludeSelf): `{t:'d', rid, usernames}`."""
+    check(usernames, [str])
+    check(user_id, str)
+    assert user_id is not None
+    me = state.users.get(user_id)
+    if not me or not me.get("username"):
+        raise _invalid_user()
+    allow_self = state.settings.get("Message_AllowDirectMessagesToYourself", True)
+    if allow_self is False and len(usernames) == 1 and usernames[0] == me["username"]:
+        raise _invalid_user()
+    others = []
+    for username in usernames:
+        if username == me["username"]:
+            continue
+        found = state.user_by_username(username)
+        if found is None:
+            raise _invalid_user()
+        others.append(found)
+    members = others if exclude_self else [me, *others]
+    if not members or (len(members) == 1 and members[0]["_id"] != me["_id"]):
+        raise _invalid_user()
+    if not permissions.has_permission(state, user_id, "create-d"):
+        if permissions.has_permission(state, user_id, "view-d-room"):
+            existing = direct_room_with(state, [m["_id"] for m in members])
+            if existing is not None:
+                return {"_id": existing["_id"], "t": "d", "rid": existing["_id"]}
+        raise MeteorError("error-not-allowed", "Not allowed", {"method": "createDirectMessage"})
+    max_users = int(state.settings.get("DirectMesssage_maxUsers", 8) or 1)
+    if len(members) > max_users:
         raise MeteorError(
-            "error-message-size-exceeded",
-            "Message size exceeds Message_MaxAllowedSize",
-            {"method": "sendMessage"},
+            "error-direct-message-max-user-exceeded",
+            f"You cannot add more than {max_users} users, including yourself to a direct message",
+            {"method": "createDirectRoom"},
         )
-    return messaging.insert_message(state, room, user, dict(message))
+    room, _inserted = create_direct(state, members, creator_id=user_id)
+    return {"t": "d", "rid": room["_id"], "usernames": list(room.get("usernames", []))}
 
 
-def update_message(state: SandboxState, message: dict[str, Any]) -> None:
-    """Re-publish a changed message; see `sandbox.messaging.publish_update`."""
-    from sandbox import messaging
+def room_by_name_or_id_to_join(
+    state: SandboxState,
+    user: dict[str, Any],
+    name_or_id: str,
+    *,
+    room_type: str = "",
+    direct_by_user_id_only: bool = False,
+    join_channel: bool = True,
+    error_on_empty: bool = True,
+) -> dict[str, Any] | None:
+    """getRoomByNameOrIdWithOptionToJoin."""
+    room: dict[str, Any] | None
+    if name_or_id.startswith("#"):
+        room = _by_id_or_name(state, name_or_id[1:])
+    elif name_or_id.startswith("@") or room_type == "d":
+        name_or_id = name_or_id.replace("@", "", 1)
+        if direct_by_user_id_only:
+            other = state.users.get(name_or_id)
+        else:
+            other = state.users.get(name_or_id) or state.user_by_exact_username(name_or_id)
+        rid = "".join(sorted([user["_id"], other["_id"]])) if other else name_or_id
+        room = state.rooms.get(rid)
+        if room is None:
+            if other is None:
+                if error_on_empty:
+                    raise MeteorError("invalid-channel")
+                return None
+            created = create_direct_message(state, [other["username"]], user["_id"])
+            return state.rooms.get(created["rid"])
+    else:
+        room = _by_id_or_name(state, name_or_id)
+    if room is None:
+        if error_on_empty:
+            raise MeteorError("invalid-channel")
+        return None
+    if room_type and room.get("t") != room_type:
+        if error_on_empty:
+            raise MeteorError("invalid-channel")
+        return None
+    if room.get("t") == "c" and join_channel:
+        _join_channel(state, room, user)
+    return room
 
-    messaging.publish_update(state, message)
+
+def _join_channel(state: SandboxState, room: dict[str, Any], user: dict[str, Any]) -> None:
+    """Room.join for the auto-join of processWebhookMessage."""
+    if state.subscription(room["_id"], user["_id"]) is not None:
+        return
+    if not can_access_room(state, room, user["_id"]):
+        raise MeteorError("error-not-allowed", "Not allowed", {"method": "joinRoom"})
+    add_user_to_room(state, room["_id"], user)
 
 
-def delete_message(state: SandboxState, message: dict[str, Any], user: dict[str, Any]) -> None:
-    """Delete a message as `deleteMessage` does; see `sandbox.messaging.delete_message`."""
-    from sandbox import messaging
+def _by_id_or_name(state: SandboxState, name_or_id: str) -> dict[str, Any] | None:
+    room = state.rooms.get(name_or_id)
+    if room is not None:
+        return room
+    for candidate in state.rooms.values():
+        if candidate.get("name") == name_or_id:
+            return candidate
+    return None
 
-    messaging.delete_message(state, message, user)
+
+def trash(state: SandboxState, collection: str) -> list[dict[str, Any]]:
+    """Deleted documents of a collection (`{_id, _deletedAt}`), for `{update, remove}` answers."""
+    return state.runtime.setdefault("trash", {}).setdefault(collection, [])
+
+
+def subscriptions_for(state: SandboxState, user_id: str, updated_at: Any) -> Any:
+    """getSubscriptions(uid, updatedAt?), shared with REST subscriptions.get."""
+    mine = subscriptions_of_user(state, user_id)
+    if isinstance(updated_at, datetime):
+        return {
+            "update": [s for s in mine if s.get("_updatedAt") and s["_updatedAt"] > updated_at],
+            "remove": [
+                {"_id": s["_id"], "_deletedAt": s["_deletedAt"]}
+                for s in trash(state, "subscriptions")
+                if s["_deletedAt"] > updated_at and s.get("u", {}).get("_id") == user_id
+            ],
+        }
+    return mine

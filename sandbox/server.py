@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sandbox import endpoints
+from sandbox import bootstrap, ddp, endpoints, faults
 from sandbox.api import DEFAULT_ROUTES, MAX_BODY_BYTES, dispatch, json_response
 from sandbox.state import SandboxState
 
@@ -31,8 +31,6 @@ def create_state(
     data_file: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> SandboxState:
     """A fresh (or reloaded) world, set up as Rocket.Chat's container image does."""
-    from sandbox import bootstrap
-
     state = SandboxState(data_file=data_file)
     loaded = state.load()
     bootstrap.bootstrap(state, dict(os.environ if environ is None else environ), fresh=not loaded)
@@ -53,9 +51,18 @@ async def _internal_errors(
         return json_response({"success": False, "error": "Internal server error"}, 500)
 
 
-def create_app(state: SandboxState) -> web.Application:
-    from sandbox import ddp, faults, outbox
+async def emails_handler(state: SandboxState, request: web.Request) -> web.StreamResponse:
+    """`GET /sandbox/emails[?to=address]` → `{"emails": [{to, subject, text, ts}]}`, oldest first:
+    the outbox (`sandbox.outbox`)."""
+    wanted = request.query.get("to")
+    emails = [
+        mail for mail in state.emails if wanted is None or mail["to"].lower() == wanted.lower()
+    ]
+    return json_response({"emails": emails})
 
+
+def create_app(state: SandboxState) -> web.Application:
+    """The aiohttp application: REST, DDP and the sandbox-own routes over one world."""
     load_endpoints()
     app = web.Application(middlewares=[_internal_errors], client_max_size=MAX_BODY_BYTES)
     app[STATE_KEY] = state
@@ -70,7 +77,7 @@ def create_app(state: SandboxState) -> web.Application:
         return await ddp.websocket_handler(state, request)
 
     async def emails(request: web.Request) -> web.StreamResponse:
-        return await outbox.emails_handler(state, request)
+        return await emails_handler(state, request)
 
     app.router.add_route("*", r"/api/v1/{name:.+}", api)
     app.router.add_route("*", r"/api/{name:(?!v1/)[^/]+}", default_api)  # e.g. /api/info

@@ -55,6 +55,20 @@ def iso(value: datetime) -> str:
     )
 
 
+def parse_date(value: Any) -> datetime | None:
+    """A Date, or an ISO string as JavaScript's `new Date(string)` reads it (a date alone is UTC
+    midnight); None for anything else."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
 def _ejson_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"$date": to_ms(value)}
@@ -242,6 +256,13 @@ class SandboxState:
         wanted = username.lower()
         for user in self.users.values():
             if str(user.get("username", "")).lower() == wanted:
+                return user
+        return None
+
+    def user_by_exact_username(self, username: str) -> dict[str, Any] | None:
+        """The user whose username is exactly this one (case counts)."""
+        for user in self.users.values():
+            if user.get("username") == username:
                 return user
         return None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import rooms
+from sandbox import permissions, rooms
 from sandbox.state import SandboxState
 
 # Publication name -> streamer name.
@@ -45,7 +45,9 @@ def read_allowed(state: SandboxState, stream: str, event_name: Any, user_id: str
             return False
         if rooms.can_access_room(state, room, user_id):
             return True
-        return room.get("t") == "c" and rooms.has_permission(state, user_id, "preview-c-room")
+        return room.get("t") == "c" and permissions.has_permission(
+            state, user_id, "preview-c-room"
+        )
     if stream == "notify-user":
         if not isinstance(event_name, str):
             raise TypeError("eventName.split is not a function")

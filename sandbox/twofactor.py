@@ -6,13 +6,15 @@ the outbox); `password` (the SHA-256 hex of the current password) is only a fall
 never listed in `availableMethods`. TOTP codes are not remembered once used: Rocket.Chat
 (speakeasy) accepts the same code again within its window.
 
-Entry points: `check_code_for_user` (the procedure), `check_for_rest` (route
-`twoFactorRequired`, X-2FA-Code/X-2FA-Method headers) and `check_for_ddp` (methods wrapped by
+Entry point: `check_code_for_user` (the procedure), given the caller's `Connection`. The
+transports describe their callers: `sandbox.api.check_for_rest` (route `twoFactorRequired`,
+X-2FA-Code/X-2FA-Method headers) and `sandbox.ddp_methods.check_for_ddp` (methods wrapped by
 `twoFactorRequired`: the last param may be `{twoFactorCode, twoFactorMethod}`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -20,23 +22,29 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+from urllib.parse import quote
 
 import pyotp
 
-from sandbox import accounts, outbox
-from sandbox.api import TwoFactorOptions
+from sandbox import credentials, outbox
+from sandbox.digests import sha256_hex
 from sandbox.errors import MeteorError
 from sandbox.state import SandboxState, random_id
-
-if TYPE_CHECKING:
-    from sandbox.api import ApiRequest
-    from sandbox.ddp_methods import DdpSession
 
 TOTP_STEP_SECONDS = 30
 _SECRET_SYMBOLS = (
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!@#$%^&*()<>?/[]{},.:;"
 )
+
+
+@dataclass(frozen=True)
+class TwoFactorOptions:
+    """The `twoFactorOptions` of a route (or a DDP method)."""
+
+    require_second_factor: bool = False
+    disable_remember_me: bool = False
+    disable_password_fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,7 @@ def backup_code_used(user: dict[str, Any], token: Any) -> bool | None:
     backup = user.get("services", {}).get("totp", {}).get("hashedBackup")
     if not (isinstance(token, str) and len(token) == 8 and isinstance(backup, list)):
         return None
-    hashed = accounts.sha256_hex(token)
+    hashed = sha256_hex(token)
     if hashed in backup:
         backup.remove(hashed)
         return True
@@ -189,7 +197,7 @@ class EmailCheck:
         expire = email_code.get("expire")
         if not isinstance(expire, datetime) or expire < state.clock():
             return False
-        if accounts.bcrypt_matches(digits, email_code.get("code")):
+        if credentials.bcrypt_matches(digits, email_code.get("code")):
             user["services"].pop("emailCode", None)
             return True
         email_code["attempts"] = int(email_code.get("attempts", 0)) + 1
@@ -202,7 +210,7 @@ class EmailCheck:
             state, "Accounts_TwoFactorAuthentication_By_Email_Code_Expiration", 3600
         )
         user.setdefault("services", {})["emailCode"] = {
-            "code": accounts.bcrypt_hash(state, code),
+            "code": credentials.bcrypt_hash(state, code),
             "expire": state.clock() + timedelta(seconds=expiration),
             "attempts": 0,
         }
@@ -265,7 +273,7 @@ class PasswordCheckFallback:
     def verify(self, state: SandboxState, user: dict[str, Any], code: str, force: bool) -> bool:
         if not self.is_enabled(state, user, force):
             return False
-        return accounts.check_password(user, {"digest": code.lower(), "algorithm": "sha-256"})
+        return credentials.check_password(user, {"digest": code.lower(), "algorithm": "sha-256"})
 
     def process_invalid_code(self, state: SandboxState, user: dict[str, Any]) -> dict[str, Any]:
         return {"codeGenerated": False}
@@ -319,7 +327,7 @@ def is_authorized_for_token(
     """Step 5: the connection's login token already counts as second factor."""
     if not connection.login_token_hash:
         return False
-    entry = accounts.find_token(user, connection.login_token_hash)
+    entry = credentials.find_token(user, connection.login_token_hash)
     if entry is None:
         return False
     if options.require_second_factor:
@@ -349,7 +357,7 @@ def remember_authorization(
     expires = remember_date(state)
     if expires is None or not connection.login_token_hash:
         return
-    entry = accounts.find_token(user, connection.login_token_hash)
+    entry = credentials.find_token(user, connection.login_token_hash)
     if entry is not None:
         entry["twoFactorAuthorizedHash"] = fingerprint(connection)
         entry["twoFactorAuthorizedUntil"] = expires
@@ -414,93 +422,21 @@ def check_code_for_user(
         remember_authorization(state, connection, existing)
 
 
-def rest_connection(request: ApiRequest) -> Connection:
-    """The Meteor connection api.ts builds for a REST call (client IP, headers, login token)."""
-    headers = {key.lower(): value for key, value in request.http.headers.items()}
-    token = request.login_token.get("hashedToken") if request.login_token else None
-    return Connection(token, headers.get("user-agent"), request.client_address, headers)
-
-
-def check_for_rest(request: ApiRequest, options: TwoFactorOptions) -> None:
-    """api.ts `processTwoFactor` for a route with `twoFactorRequired`."""
-    if request.user is None:
-        return
-    code = request.http.headers.get("X-2FA-Code") or None
-    method = request.http.headers.get("X-2FA-Method") or None
-    check_code_for_user(
-        request.state,
-        request.user_id,
-        code=code,
-        method=method,
-        options=options,
-        connection=rest_connection(request),
-    )
-
-
-def ddp_connection(session: DdpSession) -> Connection:
-    """The DDP session as a 2FA connection (its resume/login token, UA and IP)."""
-    token = session.login_token.get("hashedToken") if session.login_token else None
-    return Connection(token, session.user_agent or None, session.client_address, {})
-
-
-def check_for_ddp(
-    session: DdpSession, options: TwoFactorOptions, params: list[Any] | tuple[Any, ...]
-) -> list[Any]:
-    """`twoFactorRequired` around a DDP method; returns the params the method should get.
-
-    A last param `{twoFactorCode, twoFactorMethod}` (both set) is consumed and checked; any
-    other truthy last param is put back, a falsy one is dropped (as the JS `pop()` does).
-    """
-    if not session.user_id:
-        raise MeteorError("error-invalid-user", "Invalid user", {"method": "twoFactorRequired"})
-    remaining = list(params)
-    checked = False
-    if remaining:
-        last = remaining.pop()
-        if js_truthy(last):
-            if (
-                isinstance(last, dict)
-                and js_truthy(last.get("twoFactorCode"))
-                and js_truthy(last.get("twoFactorMethod"))
-            ):
-                check_code_for_user(
-                    session.state,
-                    session.user_id,
-                    code=last["twoFactorCode"],
-                    method=last["twoFactorMethod"],
-                    options=options,
-                    connection=ddp_connection(session),
-                )
-                checked = True
-            else:
-                remaining.append(last)
-    if not checked:
-        check_code_for_user(
-            session.state, session.user_id, options=options, connection=ddp_connection(session)
-        )
-    return remaining
-
-
 # --- TOTP enrolment -----------------------------------------------------------------------
 
 
 def generate_totp_secret() -> str:
     """speakeasy `generateSecret()`: 32 random characters, returned base32-encoded (no '=')."""
-    import base64
-
     ascii_secret = "".join(secrets.choice(_SECRET_SYMBOLS) for _ in range(32))
     return base64.b32encode(ascii_secret.encode()).decode().rstrip("=")
 
 
 def otpauth_url(secret_base32: str, username: str) -> str:
     """speakeasy `otpauthURL({secret, label: 'Rocket.Chat:<username>'})`."""
-    from urllib.parse import quote
-
     return f"otpauth://totp/{quote('Rocket.Chat:' + username, safe='')}?secret={secret_base32}"
 
 
 def generate_backup_codes() -> tuple[list[str], list[str]]:
     """12 backup codes (`Random.id(8)`) and their SHA-256 hex digests."""
     codes = [random_id(8) for _ in range(12)]
-    return codes, [accounts.sha256_hex(code) for code in codes]
-
+    return codes, [sha256_hex(code) for code in codes]

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.errors import MeteorError
+from sandbox.state import clone
 
 Schema = dict[str, Any]
+Validator = Callable[[Any], None]  # raises MeteorError('invalid-params', ...) on bad input
 _MISSING = object()
 
 
@@ -210,3 +212,47 @@ def compile_schema(schema: Schema) -> Callable[[Any], None]:
 def nullable_string() -> Schema:
     """`{type: 'string', nullable: true}`."""
     return {"type": "string", "nullable": True}
+
+
+def nullable(kind: str) -> Schema:
+    """`{type: <kind>, nullable: true}`."""
+    return {"type": kind, "nullable": True}
+
+
+def closed_object(properties: dict[str, Any], required: list[str]) -> Validator:
+    """A validator for an object with these properties only (`additionalProperties: false`)."""
+    return compile_schema(
+        {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        }
+    )
+
+
+def one_of(*branches: Validator) -> Validator:
+    """AJV `oneOf`: exactly one branch must pass; its coercions are kept."""
+
+    def validate(data: Any) -> None:
+        messages: list[str] = []
+        passed: list[Any] = []
+        for branch in branches:
+            trial = clone(data)
+            try:
+                branch(trial)
+            except MeteorError as exc:
+                messages.append(str(exc.reason or ""))
+                continue
+            passed.append(trial)
+        if len(passed) == 1:
+            if isinstance(data, dict) and isinstance(passed[0], dict):
+                data.clear()
+                data.update(passed[0])
+            return
+        if passed:
+            messages = []
+        messages.append("must match exactly one schema in oneOf")
+        raise MeteorError("invalid-params", "\n ".join(messages))
+
+    return validate

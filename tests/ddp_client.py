@@ -1,19 +1,17 @@
-"""A raw DDP test client and the shared fixtures of the realtime tests.
+"""The tests' frame-level DDP client and the shared fixtures of the realtime tests.
 
-`DdpClient` shows frames exactly as they travel (`client.frames` keeps every one, raw text in
-`client.raw`), and waits for frames by predicate without losing the others. The `realtime`
-fixture starts an in-process sandbox (REST rate limiter off, short DDP timers available through
-`realtime.set_ddp_options`) with helpers that create users over REST as the admin would.
+`DdpClient` is the shared `sandbox.ddp_client.DdpClient` keeping every frame: it shows frames
+exactly as they travel (`client.frames` keeps every one, raw text in `client.raw`), and waits
+for frames by predicate without losing the others. The `realtime` fixture starts an in-process
+sandbox (REST rate limiter off, short DDP timers available through `realtime.set_ddp_options`)
+with helpers that create users over REST as the admin would.
 
 tests/conftest.py loads this module as a pytest plugin, so `realtime` is a fixture everywhere.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import count
@@ -22,14 +20,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sandbox import ddp_client
 from sandbox.ddp import OPTIONS_KEY, DdpOptions
+from sandbox.ddp_client import Frame, FramePredicate
 from sandbox.server import serve_state
 from sandbox.state import SandboxState
 from tests.conftest import ADMIN, ADMIN_ENV
 from tests.rest_helpers import Reply, call
 
-Frame = dict[str, Any]
-Predicate = Callable[[Frame], bool]
 REALTIME_ENV = {
     **ADMIN_ENV,
     "SANDBOX_BCRYPT_ROUNDS": "4",
@@ -37,31 +35,19 @@ REALTIME_ENV = {
 }
 
 
-def digest(password: str) -> str:
-    """The `password.digest` of a DDP password login: SHA-256 hex of the plain password."""
-    return hashlib.sha256(password.encode()).hexdigest()
-
-
 def matches(frame: Frame, **fields: Any) -> bool:
     """Every given top-level field has the given value."""
     return all(frame.get(key) == value for key, value in fields.items())
 
 
-class DdpClient:
-    """One raw websocket to /websocket; frames are kept in arrival order."""
+class DdpClient(ddp_client.DdpClient):
+    """One raw websocket to /websocket; frames are kept in arrival order until taken."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, *, auto_pong: bool = True) -> None:
-        self.ws = ws
-        self.auto_pong = auto_pong
+    def __init__(self, *, auto_pong: bool = True) -> None:
+        super().__init__(auto_pong=auto_pong, keep_frames=True, timeout=2.0)
         self.frames: list[Frame] = []
         self.raw: list[str] = []
-        self.session_id: str | None = None
         self.user_id: str | None = None
-        self._pending: list[Frame] = []
-        self._queue: asyncio.Queue[Frame | None] = asyncio.Queue()
-        self._ids = count(1)
-        self._reader = asyncio.create_task(self._read())
-        self.close_code: int | None = None
 
     @classmethod
     @asynccontextmanager
@@ -69,81 +55,24 @@ class DdpClient:
         cls, http: aiohttp.ClientSession, base_url: str, *, auto_pong: bool = True, **kwargs: Any
     ) -> AsyncIterator[DdpClient]:
         """A websocket to `<base_url>/websocket`, not yet DDP-connected."""
-        url = base_url.replace("http", "ws", 1) + "/websocket"
-        async with http.ws_connect(url, autoping=True, **kwargs) as ws:
-            client = cls(ws, auto_pong=auto_pong)
-            try:
-                yield client
-            finally:
-                client._reader.cancel()
+        async with cls(auto_pong=auto_pong).opened(
+            http, base_url, autoping=True, **kwargs
+        ) as client:
+            yield client
 
-    async def _read(self) -> None:
-        while True:
-            message = await self.ws.receive()
-            if message.type != aiohttp.WSMsgType.TEXT:
-                self.close_code = self.ws.close_code
-                await self._queue.put(None)
-                return
-            self.raw.append(message.data)
-            frame = json.loads(message.data)
-            self.frames.append(frame)
-            if self.auto_pong and isinstance(frame, dict) and frame.get("msg") == "ping":
-                pong = {"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})}
-                await self.ws.send_str(json.dumps(pong))
-            await self._queue.put(frame)
-
-    # -- sending ------------------------------------------------------------------------------
-
-    async def send(self, frame: Frame | str) -> None:
-        """Send a frame (a dict as JSON, a str as it is)."""
-        await self.ws.send_str(frame if isinstance(frame, str) else json.dumps(frame))
+    def on_frame(self, frame: Any, raw: str, arrived: float) -> None:
+        self.raw.append(raw)
+        self.frames.append(frame)
 
     async def connect(self, **extra: Any) -> Frame:
         """DDP connect with version 1; returns the `connected` frame."""
-        await self.send(
-            {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"], **extra}
-        )
-        frame = await self.expect(msg="connected")
-        self.session_id = frame["session"]
-        return frame
-
-    # -- receiving ----------------------------------------------------------------------------
-
-    async def next(self, timeout: float = 2.0) -> Frame:
-        """The next frame not yet taken, in arrival order."""
-        if self._pending:
-            return self._pending.pop(0)
-        async with asyncio.timeout(timeout):
-            frame = await self._queue.get()
-        if frame is None:
-            await self._queue.put(None)
-            raise ConnectionError(f"websocket closed ({self.close_code})")
-        return frame
-
-    async def wait_for(self, predicate: Predicate, timeout: float = 2.0) -> Frame:
-        """The first frame (pending or new) that satisfies `predicate`; others stay pending."""
-        for index, frame in enumerate(self._pending):
-            if predicate(frame):
-                return self._pending.pop(index)
-        skipped: list[Frame] = []
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    arrived = await self._queue.get()
-                    if arrived is None:
-                        await self._queue.put(None)
-                        raise ConnectionError(f"websocket closed ({self.close_code})")
-                    if predicate(arrived):
-                        return arrived
-                    skipped.append(arrived)
-        finally:
-            self._pending.extend(skipped)
+        return await self.handshake(support=("1", "pre2", "pre1"), **extra)
 
     async def expect(self, timeout: float = 2.0, **fields: Any) -> Frame:
         """The first frame whose top-level fields have these values."""
         return await self.wait_for(lambda frame: matches(frame, **fields), timeout)
 
-    async def expect_none(self, predicate: Predicate, within: float = 0.3) -> None:
+    async def expect_none(self, predicate: FramePredicate, within: float = 0.3) -> None:
         """Assert that no frame satisfying `predicate` arrives within `within` seconds."""
         try:
             frame = await self.wait_for(predicate, within)
@@ -151,84 +80,40 @@ class DdpClient:
             return
         raise AssertionError(f"unexpected frame {frame}")
 
-    async def closed(self, timeout: float = 2.0) -> int | None:
-        """Wait until the server closes the socket; its close code."""
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self._queue.get()
-                if frame is None:
-                    await self._queue.put(None)
-                    return self.close_code
-
-    def changed(self, collection: str, event_name: str) -> Predicate:
+    def changed(self, collection: str, event_name: str) -> FramePredicate:
         """A predicate for `changed` frames of a stream event."""
-        return lambda frame: (
-            frame.get("msg") == "changed"
-            and frame.get("collection") == collection
-            and frame.get("fields", {}).get("eventName") == event_name
-        )
+        return ddp_client.changed(collection, event_name)
 
-    async def event(
-        self,
-        collection: str,
-        event_name: str,
-        where: Callable[[list[Any]], bool] | None = None,
-        timeout: float = 2.0,
-    ) -> list[Any]:
-        """The args of the next `changed` frame for this stream event (matching `where`)."""
-        test = self.changed(collection, event_name)
-        frame = await self.wait_for(
-            lambda f: test(f) and (where is None or where(f["fields"]["args"])), timeout
-        )
-        return frame["fields"]["args"]
-
-    # -- methods and subscriptions ------------------------------------------------------------
-
-    def new_id(self) -> str:
-        return str(next(self._ids))
-
-    async def call(self, method: str, *params: Any, timeout: float = 2.0) -> Frame:
-        """Call a method; its `result` frame (after checking its `updated` frame arrived)."""
-        method_id = self.new_id()
-        await self.send(
-            {"msg": "method", "method": method, "params": list(params), "id": method_id}
-        )
-        result = await self.expect(msg="result", id=method_id, timeout=timeout)
+    async def call_frame(self, method: str, *params: Any, timeout: float | None = None) -> Frame:
+        """Call a method; its `result` frame, after checking its `updated` frame arrived."""
+        result = await super().call_frame(method, *params, timeout=timeout)
+        method_id = result["id"]
         await self.wait_for(
             lambda f: f.get("msg") == "updated" and method_id in f.get("methods", []), timeout
         )
         return result
 
+    async def call(self, method: str, *params: Any, timeout: float | None = None) -> Frame:
+        """Call a method; its `result` frame (tests look at frames, not only results)."""
+        return await self.call_frame(method, *params, timeout=timeout)
+
     async def login_password(self, username: str, password: str) -> Frame:
         """DDP login with a password digest (what rocketchat-async sends)."""
-        frame = await self.call(
-            "login",
-            {
-                "user": {"username": username},
-                "password": {"digest": digest(password), "algorithm": "sha-256"},
-            },
-        )
+        frame = await super().login_password(username, password)
         if "result" in frame:
             self.user_id = frame["result"]["id"]
         return frame
 
     async def login_resume(self, token: str) -> Frame:
         """DDP login with a resume token."""
-        frame = await self.call("login", {"resume": token})
+        frame = await super().login_resume(token)
         if "result" in frame:
             self.user_id = frame["result"]["id"]
         return frame
 
     async def sub(self, name: str, *params: Any, sub_id: str | None = None) -> Frame:
         """Subscribe; the `ready` or `nosub` frame for it."""
-        sub_id = sub_id or f"s{self.new_id()}"
-        await self.send({"msg": "sub", "id": sub_id, "name": name, "params": list(params)})
-        return await self.wait_for(
-            lambda f: (
-                (f.get("msg") == "ready" and sub_id in f.get("subs", []))
-                or (f.get("msg") == "nosub" and f.get("id") == sub_id)
-            )
-        )
+        return await self.subscribe_frame(name, *params, sub_id=sub_id)
 
 
 # -- the sandbox for realtime tests -------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import accounts, user_views
+from sandbox import credentials, user_views
+from sandbox import login as meteor_login  # the route below is named `login`
 from sandbox.api import ApiRequest, route, success
 from sandbox.ddp_methods import DdpSession, ddp_method
 from sandbox.errors import MeteorError, RawResponse
@@ -47,8 +48,8 @@ async def login(req: ApiRequest) -> dict[str, Any]:
     body = req.body if isinstance(req.body, dict) else {}
     options = login_compatibility(body, req.http.headers)
     try:
-        outcome = accounts.login(req.state, options, req.client_address)
-    except accounts.MatchFailed:
+        outcome = meteor_login.login(req.state, options, req.client_address)
+    except meteor_login.MatchFailed:
         req.state.save()
         raise RawResponse(500, {"success": False, "error": "Internal server error"}) from None
     except MeteorError as exc:
@@ -78,7 +79,7 @@ async def login(req: ApiRequest) -> dict[str, Any]:
 
 async def _logout(req: ApiRequest) -> dict[str, Any]:
     assert req.user is not None and req.login_token is not None
-    accounts.remove_token(req.user, req.login_token["hashedToken"])
+    credentials.remove_token(req.user, req.login_token["hashedToken"])
     return success({"status": "success", "data": {"message": "You've been logged out!"}})
 
 
@@ -121,7 +122,7 @@ async def ddp_login(session: DdpSession, *params: Any) -> dict[str, Any]:
     """DDP `login` (reference §2): resume token/PAT, password digest, or `{totp: ...}`."""
     options = params[0] if params else None
     try:
-        outcome = accounts.login(session.state, options, session.client_address)
+        outcome = meteor_login.login(session.state, options, session.client_address)
     finally:
         session.state.save()
     session.set_login(outcome.user["_id"], outcome.entry)
@@ -133,6 +134,6 @@ async def ddp_logout(session: DdpSession, *params: Any) -> None:
     """DDP `logout`: Meteor destroys the connection's token, then forgets the user."""
     user = session.state.users.get(session.user_id or "")
     if user is not None and session.login_token is not None:
-        accounts.remove_token(user, session.login_token.get("hashedToken", ""))
+        credentials.remove_token(user, session.login_token.get("hashedToken", ""))
         session.state.save()
     session.set_login(None, None)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox import messaging, ratelimit, rooms, streams
+from sandbox import permissions, ratelimit, rooms, streams
 from sandbox.check import ANY, Including, Maybe, check
 from sandbox.ddp_methods import DdpSession, ddp_method
 from sandbox.errors import MeteorError, PlainError
-from sandbox.state import SandboxState
+from sandbox.messaging import deletion, history, reactions, sending, system
+from sandbox.state import SandboxState, parse_date
 
 SEND_MESSAGE_PATTERN = {
     "_id": Maybe(str),
@@ -41,7 +42,7 @@ def _limit_unless(
     state: SandboxState, method: str, user_id: str | None, limit: int, interval_ms: int
 ) -> None:
     """RateLimiter.limitMethod(method, limit, interval, {userId: lacks send-many-messages})."""
-    if rooms.has_permission(state, user_id, "send-many-messages"):
+    if permissions.has_permission(state, user_id, "send-many-messages"):
         return
     ratelimit.check_ddp(state, f"{method}:userId{user_id}", limit, interval_ms, rule=method)
 
@@ -63,7 +64,7 @@ async def send_message(
     _limit_unless(state, "sendMessage", session.user_id, 5, 1000)
     check(message, SEND_MESSAGE_PATTERN)
     check(files, FILES_TO_CONFIRM_PATTERN)
-    max_files = messaging.setting(state, "FileUpload_MaxFilesPerMessage", 10)
+    max_files = state.settings.get("FileUpload_MaxFilesPerMessage", 10)
     if files and max_files and len(files) > int(max_files):
         raise MeteorError(
             "error-too-many-files",
@@ -72,10 +73,10 @@ async def send_message(
         )
     if not session.user_id:
         raise _invalid_user("sendMessage")
-    if message.get("t") in messaging.SYSTEM_TYPES:
+    if message.get("t") in system.SYSTEM_TYPES:
         raise PlainError("Cannot send system messages using 'sendMessage'")
     try:
-        return messaging.execute_send_message(state, session.user_id, dict(message))
+        return sending.execute_send_message(state, session.user_id, dict(message))
     except MeteorError as exc:
         if exc.error in ("error-not-allowed", "restricted-workspace"):
             raise MeteorError(exc.error, exc.reason, {"method": "sendMessage"}) from None
@@ -93,67 +94,22 @@ async def set_reaction(
     if not session.user_id:
         raise _invalid_user("setReaction")
     try:
-        return messaging.set_reaction(
+        return reactions.set_reaction(
             session.state, session.user_id, reaction, message_id, should_react
         )
     except MeteorError as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
         if exc.error == "error-not-allowed" and exc.reason and details.get("rid"):
-            messaging.ephemeral(session.state, session.user_id, details["rid"], exc.reason)
+            system.ephemeral(session.state, session.user_id, details["rid"], exc.reason)
             return False
         raise
-
-
-def create_direct_message(
-    state: SandboxState, usernames: Any, user_id: str | None, exclude_self: bool = False
-) -> dict[str, Any]:
-    """createDirectMessage(usernames, userId, excludeSelf): `{t:'d', rid, usernames}`."""
-    check(usernames, [str])
-    check(user_id, str)
-    assert user_id is not None
-    me = state.users.get(user_id)
-    if not me or not me.get("username"):
-        raise _invalid_user("createDirectMessage")
-    allow_self = messaging.setting(state, "Message_AllowDirectMessagesToYourself", True)
-    if allow_self is False and len(usernames) == 1 and usernames[0] == me["username"]:
-        raise _invalid_user("createDirectMessage")
-    others = []
-    for username in usernames:
-        if username == me["username"]:
-            continue
-        found = state.user_by_username(username)
-        if found is None:
-            raise _invalid_user("createDirectMessage")
-        others.append(found)
-    members = others if exclude_self else [me, *others]
-    if not members or (len(members) == 1 and members[0]["_id"] != me["_id"]):
-        raise _invalid_user("createDirectMessage")
-    if not rooms.has_permission(state, user_id, "create-d"):
-        if rooms.has_permission(state, user_id, "view-d-room"):
-            existing = rooms.direct_room_with(state, [m["_id"] for m in members])
-            if existing is not None:
-                return {"_id": existing["_id"], "t": "d", "rid": existing["_id"]}
-        raise MeteorError("error-not-allowed", "Not allowed", {"method": "createDirectMessage"})
-    max_users = int(messaging.setting(state, "DirectMesssage_maxUsers", 8) or 1)
-    if len(members) > max_users:
-        raise MeteorError(
-            "error-direct-message-max-user-exceeded",
-            f"You cannot add more than {max_users} users, including yourself to a direct message",
-            {"method": "createDirectRoom"},
-        )
-    room, _inserted = rooms.create_direct(state, members, creator_id=user_id)
-    return {"t": "d", "rid": room["_id"], "usernames": list(room.get("usernames", []))}
 
 
 @ddp_method("createDirectMessage")
 async def ddp_create_direct_message(session: DdpSession, *usernames: Any) -> dict[str, Any]:
     """createDirectMessage(...usernames) (10 per minute without send-many-messages)."""
     _limit_unless(session.state, "createDirectMessage", session.user_id, 10, 60000)
-    return create_direct_message(session.state, list(usernames), session.user_id)
-
-
-def _trash(state: SandboxState, collection: str) -> list[dict[str, Any]]:
-    return state.runtime.setdefault("trash", {}).setdefault(collection, [])
+    return rooms.create_direct_message(session.state, list(usernames), session.user_id)
 
 
 @ddp_method("rooms/get")
@@ -161,7 +117,7 @@ async def rooms_get(session: DdpSession, updated_at: Any = None) -> Any:
     """rooms/get(updatedAt?): the user's rooms; with a Date, `{update, remove}`."""
     state = session.state
     if not session.user_id:
-        if messaging.setting(state, "Accounts_AllowAnonymousRead", False):
+        if state.settings.get("Accounts_AllowAnonymousRead", False):
             return [r for r in state.rooms.values() if r.get("default") and r.get("t") == "c"]
         return []
     rids = {sub["rid"] for sub in rooms.subscriptions_of_user(state, session.user_id)}
@@ -171,7 +127,7 @@ async def rooms_get(session: DdpSession, updated_at: Any = None) -> Any:
             "update": [r for r in mine if r.get("_updatedAt") and r["_updatedAt"] > updated_at],
             "remove": [
                 {"_id": r["_id"], "_deletedAt": r["_deletedAt"]}
-                for r in _trash(state, "rooms")
+                for r in rooms.trash(state, "rooms")
                 if r["_deletedAt"] > updated_at
             ],
         }
@@ -184,22 +140,7 @@ async def subscriptions_get(session: DdpSession, updated_at: Any = None) -> Any:
     state = session.state
     if not session.user_id:
         return []
-    return subscriptions_for(state, session.user_id, updated_at)
-
-
-def subscriptions_for(state: SandboxState, user_id: str, updated_at: Any) -> Any:
-    """getSubscriptions(uid, updatedAt?), shared with REST subscriptions.get."""
-    mine = rooms.subscriptions_of_user(state, user_id)
-    if isinstance(updated_at, datetime):
-        return {
-            "update": [s for s in mine if s.get("_updatedAt") and s["_updatedAt"] > updated_at],
-            "remove": [
-                {"_id": s["_id"], "_deletedAt": s["_deletedAt"]}
-                for s in _trash(state, "subscriptions")
-                if s["_deletedAt"] > updated_at and s.get("u", {}).get("_id") == user_id
-            ],
-        }
-    return mine
+    return rooms.subscriptions_for(state, session.user_id, updated_at)
 
 
 @ddp_method("loadHistory")
@@ -218,7 +159,7 @@ async def load_history(
     """
     state = session.state
     check(rid, str)
-    anonymous = messaging.setting(state, "Accounts_AllowAnonymousRead", False)
+    anonymous = state.settings.get("Accounts_AllowAnonymousRead", False)
     if not session.user_id and anonymous is False:
         raise _invalid_user("loadHistory")
     room = state.rooms.get(rid)
@@ -229,7 +170,7 @@ async def load_history(
     if (
         room.get("t") == "c"
         and not anonymous
-        and not rooms.has_permission(state, session.user_id, "preview-c-room")
+        and not permissions.has_permission(state, session.user_id, "preview-c-room")
         and state.subscription(rid, session.user_id) is None
     ):
         return False
@@ -238,17 +179,17 @@ async def load_history(
     if isinstance(limit, bool) or not isinstance(limit, (int, float)):
         raise TypeError("limit must be a number")
     show_threads = show_thread_messages is not False
-    records = messaging.visible_messages(
-        state, rid, latest=messaging.parse_date(end), show_thread_messages=show_threads
+    records = history.visible_messages(
+        state, rid, latest=parse_date(end), show_thread_messages=show_threads
     )
     messages = records[: int(limit)] if int(limit) > 0 else records
     result: dict[str, Any] = {"messages": messages}
     unread_not_loaded = 0
-    since = messaging.parse_date(ls)
+    since = parse_date(ls)
     if since is not None and messages and messages[-1]["ts"] > since:
         between = [
             m
-            for m in messaging.visible_messages(state, rid, show_thread_messages=show_threads)
+            for m in history.visible_messages(state, rid, show_thread_messages=show_threads)
             if since < m["ts"] < messages[-1]["ts"]
         ]
         if between:
@@ -264,7 +205,7 @@ async def delete_message(session: DdpSession, message: Any = None) -> None:
     check(message, Including({"_id": str}))
     if not session.user_id:
         raise _invalid_user("deleteMessage")
-    messaging.delete_message_validating_permission(session.state, message["_id"], session.user_id)
+    deletion.delete_message_validating_permission(session.state, message["_id"], session.user_id)
 
 
 @ddp_method("getUserRoles")

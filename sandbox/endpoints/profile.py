@@ -11,10 +11,11 @@ import re
 from typing import Any
 
 from sandbox import profile, twofactor, user_views
-from sandbox.api import ApiRequest, TwoFactorOptions, route, success
-from sandbox.ddp_methods import DdpSession, ddp_method
+from sandbox.api import ApiRequest, rest_connection, route, success
+from sandbox.ddp_methods import DdpSession, check_for_ddp, ddp_method
 from sandbox.errors import Failure, MeteorError
 from sandbox.profile import MISSING, truthy
+from sandbox.twofactor import TwoFactorOptions
 from sandbox.validation import compile_schema, nullable_string
 
 DATA_FIELDS = (
@@ -131,7 +132,7 @@ async def update_own_basic_info(req: ApiRequest) -> dict[str, Any]:
             code=code,
             method="password" if code else None,
             options=TwoFactorOptions(require_second_factor=True),
-            connection=twofactor.rest_connection(req),
+            connection=rest_connection(req),
         )
     assert req.login_token is not None
     profile.save_user_profile(
@@ -167,7 +168,7 @@ async def save_user_profile(session: DdpSession, *params: Any) -> bool:
         )
     }
     if truthy(settings["email"]) or truthy(settings["newPassword"]):
-        args = twofactor.check_for_ddp(session, TwoFactorOptions(require_second_factor=True), args)
+        args = check_for_ddp(session, TwoFactorOptions(require_second_factor=True), args)
     if not session.user_id:
         raise MeteorError("error-invalid-user", "Invalid user", {"method": "saveUserProfile"})
     custom_fields = args[1] if len(args) > 1 else {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import settings_defaults
-from sandbox.api import ApiRequest, TwoFactorOptions, route, success
+from sandbox.api import ApiRequest, route, success
 from sandbox.errors import MeteorError, RawResponse
 from sandbox.state import SandboxState
+from sandbox.twofactor import TwoFactorOptions
 
 
 def _visible(state: SandboxState, setting_id: str) -> bool:

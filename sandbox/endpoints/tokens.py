@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import accounts, permissions, twofactor
-from sandbox.api import ApiRequest, TwoFactorOptions, hash_login_token, route, success
-from sandbox.ddp_methods import DdpSession, ddp_method
+from sandbox import credentials, permissions
+from sandbox.api import ApiRequest, route, success
+from sandbox.ddp_methods import DdpSession, check_for_ddp, ddp_method
+from sandbox.digests import hash_login_token
 from sandbox.errors import Failure, MeteorError
 from sandbox.state import SandboxState, random_secret
+from sandbox.twofactor import TwoFactorOptions
 
 PAT = "personalAccessToken"
 
@@ -22,7 +24,7 @@ def _not_authorized(method: str) -> MeteorError:
 
 def find_pat(user: dict[str, Any], name: Any) -> dict[str, Any] | None:
     """The user's PAT entry called `name`."""
-    for entry in accounts.login_tokens(user):
+    for entry in credentials.login_tokens(user):
         if entry.get("type") == PAT and entry.get("name") == name:
             return entry
     return None
@@ -48,7 +50,7 @@ def generate(state: SandboxState, user: dict[str, Any], name: Any, bypass: Any) 
     }
     if bypass is not None:
         entry["bypassTwoFactor"] = bypass
-    accounts.login_tokens(user).append(entry)
+    credentials.login_tokens(user).append(entry)
     return token
 
 
@@ -68,9 +70,9 @@ def _existing(state: SandboxState, user: dict[str, Any], name: Any, method: str)
 def remove(state: SandboxState, user: dict[str, Any], name: Any) -> None:
     """personalAccessTokens:removeToken."""
     _existing(state, user, name, "removeToken")
-    accounts.login_tokens(user)[:] = [
+    credentials.login_tokens(user)[:] = [
         entry
-        for entry in accounts.login_tokens(user)
+        for entry in credentials.login_tokens(user)
         if not (entry.get("type") == PAT and entry.get("name") == name)
     ]
 
@@ -128,7 +130,7 @@ async def list_route(req: ApiRequest) -> dict[str, Any]:
             "lastTokenPart": entry.get("lastTokenPart"),
             "bypassTwoFactor": bool(entry.get("bypassTwoFactor")),
         }
-        for entry in accounts.login_tokens(req.user)
+        for entry in credentials.login_tokens(req.user)
         if entry.get("type") == PAT
     ]
     return success({"tokens": tokens})
@@ -148,7 +150,7 @@ def _ddp_params(params: list[Any]) -> dict[str, Any]:
 @ddp_method("personalAccessTokens:generateToken")
 async def ddp_generate(session: DdpSession, *params: Any) -> str:
     """DDP personalAccessTokens:generateToken({tokenName, bypassTwoFactor}, [2fa])."""
-    rest = twofactor.check_for_ddp(session, TwoFactorOptions(), params)
+    rest = check_for_ddp(session, TwoFactorOptions(), params)
     args = _ddp_params(rest)
     token = generate(
         session.state,
@@ -163,7 +165,7 @@ async def ddp_generate(session: DdpSession, *params: Any) -> str:
 @ddp_method("personalAccessTokens:regenerateToken")
 async def ddp_regenerate(session: DdpSession, *params: Any) -> str:
     """DDP personalAccessTokens:regenerateToken({tokenName}, [2fa])."""
-    rest = twofactor.check_for_ddp(session, TwoFactorOptions(), params)
+    rest = check_for_ddp(session, TwoFactorOptions(), params)
     user = _ddp_user(session, "regenerateToken")
     token = regenerate(session.state, user, _ddp_params(rest).get("tokenName"))
     session.state.save()
@@ -173,6 +175,6 @@ async def ddp_regenerate(session: DdpSession, *params: Any) -> str:
 @ddp_method("personalAccessTokens:removeToken")
 async def ddp_remove(session: DdpSession, *params: Any) -> None:
     """DDP personalAccessTokens:removeToken({tokenName}, [2fa])."""
-    rest = twofactor.check_for_ddp(session, TwoFactorOptions(), params)
+    rest = check_for_ddp(session, TwoFactorOptions(), params)
     remove(session.state, _ddp_user(session, "removeToken"), _ddp_params(rest).get("tokenName"))
     session.state.save()

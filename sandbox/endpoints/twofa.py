@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import accounts, twofactor
-from sandbox.api import ApiRequest, TwoFactorOptions, route, success
+from sandbox import credentials, twofactor
+from sandbox.api import ApiRequest, route, success
 from sandbox.ddp_methods import DdpSession, ddp_method
 from sandbox.errors import CoreMeteorError, MeteorError, PlainError
+from sandbox.twofactor import TwoFactorOptions
 
 
 @route("POST", "users.2fa.enableEmail")
@@ -20,7 +21,7 @@ async def enable_email(req: ApiRequest) -> dict[str, Any]:
             "error-invalid-user", "You need to verify your emails before setting up 2FA"
         )
     user.setdefault("services", {})["email2fa"] = {"enabled": True, "changedAt": req.state.clock()}
-    accounts.remove_other_tokens(user, req.login_token["hashedToken"])
+    credentials.remove_other_tokens(user, req.login_token["hashedToken"])
     return success()
 
 
@@ -101,7 +102,7 @@ async def totp_validate(session: DdpSession, *params: Any) -> dict[str, list[str
     codes, hashed = twofactor.generate_backup_codes()
     user["services"]["totp"] = {"enabled": True, "secret": temp, "hashedBackup": hashed}
     if session.login_token is not None:
-        accounts.remove_other_tokens(user, session.login_token.get("hashedToken"))
+        credentials.remove_other_tokens(user, session.login_token.get("hashedToken"))
     session.state.save()
     return {"codes": codes}
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.people import Person, sha256_hex
+from sandbox.digests import sha256_hex
+from sandbox.people import Person
 from tests.e2e.conftest import (
     BOT_NAME,
     PASSWORD,

@@ -27,7 +27,8 @@ from bot.app import ProfileBot
 from bot.config import BotSettings, load_settings
 from bot.crypto import generate_key
 from sandbox import faults
-from sandbox.people import create_account, sha256_hex
+from sandbox.digests import sha256_hex
+from sandbox.people import create_account
 from sandbox.server import serve_state
 from sandbox.state import SandboxState
 from tests.conftest import ADMIN, ADMIN_ENV

@@ -3,35 +3,26 @@
 * `sandbox_factory` (overrides the root one): bcrypt cost 4, which changes speed only.
 * `world` / `world_factory`: an in-process sandbox with its state, so a test can create
   accounts without spending the REST rate limit, read the outbox and move the clock.
-* `DdpClient`: a raw DDP connection (frames as the reference shows them).
+* `DdpClient`: a bare DDP connection (the shared `sandbox.ddp_client.DdpClient`, connected).
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from itertools import count
 from typing import Any
 
 import aiohttp
 import pytest
 
-from sandbox import accounts
+from sandbox import accounts, credentials, ddp_client
 from sandbox.server import serve, serve_state
 from sandbox.state import SandboxState
 from tests.conftest import ADMIN, ADMIN_ENV
 from tests.rest_helpers import Reply, call
 
 FAST_ENV = {**ADMIN_ENV, "SANDBOX_BCRYPT_ROUNDS": "4"}
-
-
-def sha256_hex(text: str) -> str:
-    """The password-fallback 2FA code: SHA-256 hex of the plain password."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -87,7 +78,7 @@ class World:
             roles=roles,
             verified=verified,
         )
-        token, _ = accounts.issue_login_token(self.state, user)
+        token, _ = credentials.issue_login_token(self.state, user)
         return Account(user["_id"], username, password, token)
 
     def user(self, account: Account) -> dict[str, Any]:
@@ -136,7 +127,7 @@ def world_factory(http: aiohttp.ClientSession) -> WorldFactory:
             world = World(url, state, http)
             admin = state.user_by_username(ADMIN["username"])
             if admin is not None:
-                token, _ = accounts.issue_login_token(state, admin)
+                token, _ = credentials.issue_login_token(state, admin)
                 world.admin = Account(admin["_id"], ADMIN["username"], ADMIN["password"], token)
             yield world
 
@@ -150,53 +141,27 @@ async def world(world_factory: WorldFactory) -> AsyncIterator[World]:
         yield running
 
 
-class DdpClient:
+class DdpClient(ddp_client.DdpClient):
     """A bare DDP connection for tests: connect, call methods, read results."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.ids = count(1)
+    def __init__(self) -> None:
+        super().__init__(keep_frames=True, timeout=3.0)
 
     @classmethod
     @asynccontextmanager
     async def connect(
         cls, http: aiohttp.ClientSession, base_url: str, **headers: str
     ) -> AsyncIterator[DdpClient]:
-        async with http.ws_connect(
-            base_url.replace("http", "ws", 1) + "/websocket", headers=headers
-        ) as ws:
-            client = cls(ws)
-            await client.send({"msg": "connect", "version": "1", "support": ["1"]})
-            await client.wait_for(lambda frame: frame.get("msg") == "connected")
+        """A DDP-connected client (with these HTTP headers on the websocket's request)."""
+        async with cls().opened(http, base_url, headers=headers) as client:
+            await client.handshake()
             yield client
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        await self.ws.send_str(json.dumps(frame))
-
-    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        async with asyncio.timeout(3):
-            while True:
-                message = await self.ws.receive()
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    raise AssertionError(f"websocket closed: {message}")
-                frame = json.loads(message.data)
-                if frame.get("msg") == "ping":
-                    await self.send(
-                        {"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})}
-                    )
-                    continue
-                if predicate(frame):
-                    return frame
 
     async def method(self, name: str, *params: Any) -> dict[str, Any]:
         """Call a method and return its `result` frame (with `result` or `error`)."""
-        method_id = str(next(self.ids))
-        await self.send({"msg": "method", "method": name, "params": list(params), "id": method_id})
-        return await self.wait_for(
-            lambda frame: frame.get("msg") == "result" and frame.get("id") == method_id
-        )
+        return await self.call_frame(name, *params)
 
     async def login(self, token: str) -> dict[str, Any]:
-        frame = await self.method("login", {"resume": token})
+        frame = await self.login_resume(token)
         assert "error" not in frame, frame
         return frame

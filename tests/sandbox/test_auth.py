@@ -5,8 +5,9 @@ from __future__ import annotations
 import pyotp
 import pytest
 
+from sandbox.digests import sha256_hex
 from sandbox.state import from_ms
-from tests.sandbox.conftest import DdpClient, World, sha256_hex
+from tests.sandbox.conftest import DdpClient, World
 
 NOT_LOGGED_IN = {
     "success": False,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.sandbox.conftest import Account, World, sha256_hex
+from sandbox.digests import sha256_hex
+from tests.sandbox.conftest import Account, World
 
 
 async def generate(world: World, account: Account, name: Any = "ci", **body: Any) -> Any:

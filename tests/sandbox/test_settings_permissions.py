@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from sandbox.digests import sha256_hex
 from tests.conftest import ADMIN
-from tests.sandbox.conftest import World, sha256_hex
+from tests.sandbox.conftest import World
 
 FORBIDDEN = {
     "success": False,

@@ -10,9 +10,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from sandbox.digests import sha256_hex
 from tests.conftest import ADMIN
 from tests.rest_helpers import call, login
-from tests.sandbox.conftest import FAST_ENV, World, WorldFactory, sha256_hex
+from tests.sandbox.conftest import FAST_ENV, World, WorldFactory
 
 
 async def test_cli_prints_exactly_one_listening_line_and_serves(

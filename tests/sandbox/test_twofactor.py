@@ -11,7 +11,8 @@ from typing import Any
 
 import pyotp
 
-from tests.sandbox.conftest import Account, DdpClient, World, sha256_hex
+from sandbox.digests import sha256_hex
+from tests.sandbox.conftest import Account, DdpClient, World
 
 PASSWORD_REQUIRED = {"method": "password", "codeGenerated": False, "availableMethods": []}
 
@@ -402,9 +403,9 @@ async def test_enable_email_needs_verified_emails_and_logs_out_other_sessions(
     erin = world.add_user("erin", verified=True)
     second = await world.call("POST", "login", json={"resume": erin.token})
     assert second.status == 200
-    from sandbox import accounts
+    from sandbox import credentials
 
-    other, _ = accounts.issue_login_token(world.state, world.user(erin))
+    other, _ = credentials.issue_login_token(world.state, world.user(erin))
     assert (await world.call("POST", "users.2fa.enableEmail", auth=erin.auth)).status == 200
     assert (await world.call("GET", "me", auth=(erin.user_id, other))).status == 401
     assert (await world.call("GET", "me", auth=erin.auth)).status == 200

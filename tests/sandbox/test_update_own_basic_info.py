@@ -8,8 +8,9 @@ from typing import Any
 import pyotp
 import pytest
 
-from sandbox import accounts
-from tests.sandbox.conftest import Account, World, sha256_hex
+from sandbox import credentials
+from sandbox.digests import sha256_hex
+from tests.sandbox.conftest import Account, World
 
 PASSWORD_REQUIRED = {"method": "password", "codeGenerated": False, "availableMethods": []}
 
@@ -583,7 +584,7 @@ async def test_step12_password_history(world: World) -> None:
 async def test_step12_new_password_keeps_this_session_and_pats_only(world: World) -> None:
     """§4 step 12: the password changes; other login tokens go, the calling token and PATs stay."""
     alice = world.add_user("alice")
-    other, _ = accounts.issue_login_token(world.state, world.user(alice))
+    other, _ = credentials.issue_login_token(world.state, world.user(alice))
     created = await world.call(
         "POST", "users.generatePersonalAccessToken", auth=alice.auth, json={"tokenName": "p"}
     )

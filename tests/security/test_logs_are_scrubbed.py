@@ -6,7 +6,6 @@ travels in the DDP login frame of every connection."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import signal
 from contextlib import AsyncExitStack
@@ -16,6 +15,7 @@ import pytest
 
 from bot.cli import scrub, scrub_frame_dump
 from bot.crypto import generate_key
+from sandbox.digests import sha256_hex
 from sandbox.people import Person
 from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, PASSWORD, ask_bot, open_workspace
 from tests.security.conftest import (
@@ -29,10 +29,6 @@ from tests.security.conftest import (
 NEW_PASSWORD = "Brand-new-pass-7"
 FRAGMENT = 12
 TOKEN_SHAPE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def fragments(secret: str) -> set[str]:
