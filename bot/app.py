@@ -139,6 +139,7 @@ class ProfileBot:
             self.clock,
             timeout=settings.conversation_timeout,
             prefix=settings.prefixes[0],
+            interrupted_after=settings.request_timeout + settings.in_doubt_wait,
         )
         sensitive = SensitiveChanges(
             self._conversations,
@@ -146,6 +147,7 @@ class ProfileBot:
             tokens,
             prefix=settings.prefixes[0],
             audit=self._automation.audit,
+            in_doubt_wait=settings.in_doubt_wait,
         )
         services: dict[str, Any] = {
             "tokens": tokens,

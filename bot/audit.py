@@ -143,6 +143,35 @@ class AuditLog:
         )
         log.info("audit: %s changed %s of %s", cause, ", ".join(changes), user_id)
 
+    async def intend(
+        self,
+        message_id: str,
+        *,
+        user_id: str,
+        username: str,
+        changes: Mapping[str, tuple[Any, Any] | None],
+        cause: str,
+    ) -> None:
+        """Before a change that cannot be read back later goes out: its entry, pending, keyed
+        by the message that sent it (settled or abandoned once its outcome is known)."""
+        await self._store.intend(
+            message_id,
+            at=self._clock.now(),
+            user_id=user_id,
+            username=username,
+            changes=self.items(changes),
+            cause=cause,
+        )
+
+    async def settle(self, message_id: str, *, cause: str) -> None:
+        """The change written ahead for `message_id` happened (or may have: `cause` says)."""
+        await self._store.settle_intended(message_id, at=self._clock.now(), cause=cause)
+        log.info("audit: %s (written ahead for message %s)", cause, message_id)
+
+    async def abandon(self, message_id: str) -> None:
+        """The change written ahead for `message_id` did not happen."""
+        await self._store.abandon(message_id)
+
     async def recent(self, user_id: str, limit: int = DEFAULT_LIMIT) -> list[AuditEntry]:
         """The newest entries of `user_id`, newest first."""
         rows = await self._store.recent_audit(user_id, limit)

@@ -75,6 +75,15 @@ class AuditRow:
 
 
 @dataclass(frozen=True)
+class Intended:
+    """A write-ahead audit entry: the changes, what a re-run answers with, still pending?"""
+
+    changes: list[dict[str, Any]]
+    detail: dict[str, Any]
+    pending: bool
+
+
+@dataclass(frozen=True)
 class DelegatedUser:
     """Someone who gave the bot a token (whether Rocket.Chat still accepts it: `valid`)."""
 
@@ -244,18 +253,22 @@ class AutomationStore:
         username: str,
         changes: list[dict[str, Any]],
         cause: str,
+        detail: Mapping[str, Any] | None = None,
     ) -> None:
         """Before a command's change goes out: its audit entry, pending (replaced if the
-        command runs again and finds its change not made yet). Committed together with other
-        commands' bookkeeping of the moment (a group commit)."""
-        row = (to_text(at), user_id, username, json.dumps(changes), cause, message_id)
+        command runs again and finds its change not made yet), with the `detail` a re-run needs
+        to answer as this run would. Committed together with other commands' bookkeeping of
+        the moment (a group commit)."""
+        note = json.dumps(dict(detail)) if detail is not None else None
+        row = (to_text(at), user_id, username, json.dumps(changes), cause, message_id, note)
 
         async def write(db: Connection) -> None:
             await db.execute(
                 "INSERT INTO audit_log (at, user_id, username, changes, cause, message_id,"
-                " pending) VALUES (?, ?, ?, ?, ?, ?, 1)"
+                " detail, pending) VALUES (?, ?, ?, ?, ?, ?, ?, 1)"
                 " ON CONFLICT(message_id) DO UPDATE SET at = excluded.at,"
-                " changes = excluded.changes WHERE audit_log.pending = 1",
+                " changes = excluded.changes, detail = excluded.detail"
+                " WHERE audit_log.pending = 1",
                 row,
             )
 
@@ -264,11 +277,41 @@ class AutomationStore:
     async def intended(self, message_id: str) -> list[dict[str, Any]] | None:
         """The changes a command set out to make, if it ran before: pending (it stopped before
         recording the change) or settled (it stopped before noting the message as handled)."""
+        entry = await self.intended_entry(message_id)
+        return entry.changes if entry is not None else None
+
+    async def intended_entry(self, message_id: str) -> Intended | None:
+        """The write-ahead entry of `message_id`, if the command ran before."""
         async with self._store.reading() as db:
             row = await db.fetchone(
-                "SELECT changes FROM audit_log WHERE message_id = ?", (message_id,)
+                "SELECT changes, detail, pending FROM audit_log WHERE message_id = ?",
+                (message_id,),
             )
-        return list(json.loads(row[0])) if row is not None else None
+        if row is None:
+            return None
+        changes, detail, pending = row
+        return Intended(
+            changes=list(json.loads(changes)),
+            detail=dict(json.loads(detail)) if detail else {},
+            pending=bool(pending),
+        )
+
+    async def settle_intended(self, message_id: str, *, at: datetime, cause: str) -> None:
+        """A change written ahead went through (or may have): its entry counts from now on,
+        with `cause` (which may say that its outcome is unknown)."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "UPDATE audit_log SET pending = 0, at = ?, cause = ?"
+                " WHERE message_id = ? AND pending = 1",
+                (to_text(at), cause, message_id),
+            )
+
+    async def abandon(self, message_id: str) -> None:
+        """A change written ahead did not happen: its pending entry goes."""
+        async with self._store.transaction() as db:
+            await db.execute(
+                "DELETE FROM audit_log WHERE message_id = ? AND pending = 1", (message_id,)
+            )
 
     async def settle(
         self,

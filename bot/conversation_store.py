@@ -131,6 +131,14 @@ class ConversationStore:
             self._keys.discard(key)
         return deleted > 0
 
+    async def submitted(self) -> list[ConversationRecord]:
+        """The conversations whose change went out and was not settled (a crash, a restart)."""
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
+                f"SELECT {_COLUMNS} FROM conversations WHERE data LIKE ?", ('%"submitted"%',)
+            )
+        return [record for record in map(_record, map(tuple, rows)) if "submitted" in record.data]
+
     async def due(self, now: datetime) -> list[ConversationRecord]:
         """The conversations whose deadline is `now` or earlier."""
         async with self._store.reading() as db:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -55,6 +56,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 END: Final = "<end>"
+# data[SUBMITTED] = {"at": epoch seconds, "message": the answer's id}: a change went out.
+SUBMITTED: Final = "submitted"
 CANCEL_WORDS: Final = frozenset({"cancel", "no"})
 SWEEP_RETRY_SECONDS: Final = 5.0
 SHARED_RECHECK_SECONDS: Final = 30.0  # replicas: look for other replicas' expiries this often
@@ -86,6 +89,7 @@ class Turn:
     data: dict[str, Any]
     message: IncomingMessage
     outbox: list[str] = field(default_factory=list, repr=False)
+    saver: Callable[[dict[str, Any]], Awaitable[None]] | None = field(default=None, repr=False)
 
     @property
     def text(self) -> str:
@@ -101,6 +105,12 @@ class Turn:
         """Tell the user `text` in the conversation's DM, once the conversation is saved (so an
         answer to a new question always finds the question's step stored)."""
         self.outbox.append(text)
+
+    async def checkpoint(self) -> None:
+        """Store `data` now, at this step, before something that must survive a crash (a
+        change about to go to Rocket.Chat, marked with SUBMITTED)."""
+        if self.saver is not None:
+            await self.saver(self.data)
 
 
 StepHandler = Callable[[Turn], Awaitable[str]]
@@ -148,6 +158,12 @@ class Flow(Protocol):
 
     def forget(self, key: ConversationKey) -> None:
         """The conversation under `key` ended: drop whatever the flow held in memory for it."""
+        ...
+
+    async def recover(self, record: ConversationRecord) -> str:
+        """The conversation's change was submitted (`data[SUBMITTED]`) and then the bot lost
+        track of it (a kill, a restart): find out what became of it, record that, and return
+        what to tell the person."""
         ...
 
     async def discard(self, message: IncomingMessage) -> bool:
@@ -204,8 +220,12 @@ class Conversations:
         *,
         timeout: float,
         prefix: str = "/",
+        interrupted_after: float = 30.0,
     ) -> None:
         self._records = ConversationStore(store)
+        # A submitted change not settled this long after it went out was interrupted: no
+        # request of it can still be answered (request_timeout + in_doubt_wait).
+        self.interrupted_after = interrupted_after
         # With replicas, conversations started elsewhere only show up in the database.
         self._recheck = SHARED_RECHECK_SECONDS if store.shared else None
         self._chat = chat
@@ -369,6 +389,9 @@ class Conversations:
                     "it; nothing was changed. Please send your command again.",
                 )
                 return parsed is None
+            if SUBMITTED in record.data:
+                await self._recover(record, flow, wait=True)
+                return True
             if self._clock.now() >= record.expires_at:
                 await self._end_expired(record, flow)
                 if step.secret:
@@ -391,7 +414,11 @@ class Conversations:
         """Run the step for `message`, save (or end) the conversation, then send what the step
         said. The key is locked."""
         key = record.key
-        turn = Turn(key=key, step=record.step, data=dict(record.data), message=message)
+
+        async def save(data: dict[str, Any]) -> None:
+            await self._records.put(replace(record, data=dict(data)))
+
+        turn = Turn(key=key, step=record.step, data=dict(record.data), message=message, saver=save)
         try:
             next_step = await step.handle(turn)
             if next_step != END and next_step not in flow.steps:
@@ -421,9 +448,19 @@ class Conversations:
         for text in turn.outbox:
             await self._say(key, message, text)
 
-    async def _say(self, key: ConversationKey, message: IncomingMessage | None, text: str) -> None:
+    async def _say(
+        self,
+        key: ConversationKey,
+        message: IncomingMessage | None,
+        text: str,
+        *,
+        about: str | None = None,
+    ) -> None:
+        """Send `text` in the conversation's DM, as the answer to `message` (or to the message
+        with id `about`): the same answer to the same message is saved only once."""
         thread_id = message.thread_id if message is not None else None
-        answer_id = reply_id(message.id, text) if message is not None else None
+        about = message.id if message is not None else about
+        answer_id = reply_id(about, text) if about is not None else None
         try:
             await self._chat.send_message(
                 key.room_id, text, thread_id=thread_id, message_id=answer_id
@@ -444,7 +481,11 @@ class Conversations:
     # -- expiry -----------------------------------------------------------------------------
 
     async def _end_expired(self, record: ConversationRecord, flow: Flow | None) -> None:
-        """End an expired conversation and tell its user that nothing was changed."""
+        """End an expired conversation and tell its user that nothing was changed (or, if its
+        change was submitted, what became of it)."""
+        if SUBMITTED in record.data and flow is not None:
+            await self._recover(record, flow, wait=False)
+            return
         if not await self._finish(record, flow):
             return  # with replicas, whoever deleted the record tells the user
         log.info("a %s conversation of %s expired", record.flow, record.key.user_id)
@@ -456,6 +497,39 @@ class Conversations:
             f"I waited {describe_duration(self.timeout)} for your answer, so I stopped your "
             f"{flow.label}: nothing was changed. When you are ready, {flow.restart_hint()}.",
         )
+
+    async def _recover(self, record: ConversationRecord, flow: Flow | None, *, wait: bool) -> None:
+        """Settle an interrupted change (the key is locked): wait until no request of it can
+        still be answered (`wait`), ask the flow what became of it, end the conversation and
+        tell the person, as an answer to the message that sent the change."""
+        submitted = record.data.get(SUBMITTED) or {}
+        if wait:
+            remaining = float(submitted.get("at", 0)) + self.interrupted_after - time.time()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+        if flow is None:
+            await self._finish(record, flow)
+            return
+        text = await flow.recover(record)
+        if not await self._finish(record, flow):
+            return  # another replica settled it
+        log.info("settled an interrupted %s of %s", flow.name, record.key.user_id)
+        await self._say(record.key, None, text, about=submitted.get("message"))
+
+    async def recover_due(self) -> float | None:
+        """Settle every interrupted change old enough; seconds until the next one is, if any."""
+        soonest: float | None = None
+        for pending in await self._records.submitted():
+            age = time.time() - float(pending.data[SUBMITTED].get("at", 0))
+            if age < self.interrupted_after:
+                left = self.interrupted_after - age
+                soonest = left if soonest is None else min(soonest, left)
+                continue
+            async with self._locks.hold(pending.key):
+                current = await self._records.get(pending.key)
+                if current is not None and SUBMITTED in current.data:
+                    await self._recover(current, self._flows.get(current.flow), wait=False)
+        return soonest
 
     async def expire_due(self) -> int:
         """End every conversation whose deadline has passed; returns how many ended."""
@@ -474,6 +548,7 @@ class Conversations:
         while True:
             self._wake.clear()
             try:
+                interrupted = await self.recover_due()
                 await self.expire_due()
                 deadline = await self._records.next_deadline()
             except Exception:
@@ -483,6 +558,8 @@ class Conversations:
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
             if deadline is not None:
                 waiters.append(asyncio.ensure_future(self._clock.sleep_until(deadline)))
+            if interrupted is not None:  # real time: it is about requests in flight
+                waiters.append(asyncio.ensure_future(asyncio.sleep(interrupted)))
             if self._recheck is not None:
                 waiters.append(asyncio.ensure_future(asyncio.sleep(self._recheck)))
             try:

@@ -732,6 +732,7 @@ class ProfileService:
         cause: Cause,
         deadline: datetime | None = None,
         custom_fields: dict[str, Any] | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> dict[str, tuple[str, str]]:
         """Send the fields of `after` that differ from `profile`, then record the change.
 
@@ -766,6 +767,7 @@ class ProfileService:
                     username=actor.sender_username,
                     changes=books.audit.items(changes),
                     cause=str(cause),
+                    detail=detail,
                 )
         if changes:
             data: dict[str, Any] = {}
@@ -949,6 +951,9 @@ class ProfileService:
             raise UserError("Undo is not available on this bot.")
         credentials = await self._credentials(ctx)
         async with self._lock(ctx.sender_id):
+            again = await self._undone_before(ctx, credentials)
+            if again is not None:
+                return again
             point = await books.store.get_undo_point(ctx.sender_id)
             if point is None:
                 raise UserError(
@@ -987,8 +992,32 @@ class ProfileService:
                 label=_label_of(back),
                 cause=Cause("undo"),
                 custom_fields=_custom_with(profile, back),
+                detail={"undone": point.cause, "elsewhere": list(elsewhere)},
             )
         return UndoOutcome(restored=restored, changed_elsewhere=elsewhere, undone=point.cause)
+
+    async def _undone_before(self, ctx: Actor, credentials: Credentials) -> UndoOutcome | None:
+        """This /undo ran before and got its change to Rocket.Chat, but the process stopped
+        before its answer was recorded: settle it and answer as that run would have."""
+        message_id = ctx.message_id if isinstance(ctx, CommandContext) else None
+        if self._books is None or message_id is None:
+            return None
+        earlier = await self._books.store.intended_entry(message_id)
+        if earlier is None or "undone" not in earlier.detail:
+            return None
+        made = {str(i["field"]): (str(i["old"]), str(i["new"])) for i in earlier.changes}
+        profile = await self._read(ctx, credentials)
+        now = profile.values()
+        if not all(now.get(key, "") == new for key, (_, new) in made.items()):
+            return None  # it never reached Rocket.Chat: undo as if for the first time
+        before = {**now, **{key: old for key, (old, _) in made.items()}}
+        after = {key: new for key, (_, new) in made.items()}
+        await self._record(ctx, before, after, made, Cause("undo"), None)
+        return UndoOutcome(
+            restored=made,
+            changed_elsewhere=tuple(earlier.detail.get("elsewhere", ())),
+            undone=str(earlier.detail["undone"]),
+        )
 
 
 def _zone_or_utc(name: Any) -> tzinfo:

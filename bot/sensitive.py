@@ -31,16 +31,18 @@ dropped when the conversation ends in any way (done, refused, cancelled, expired
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn, Self
 
 from bot.context import CommandContext
-from bot.conversations import END, ConversationKey, Step, Turn
+from bot.conversations import END, SUBMITTED, ConversationKey, Step, Turn
 from bot.errors import (
     AuthError,
     RateLimited,
@@ -52,11 +54,12 @@ from bot.errors import (
 )
 from bot.message import IncomingMessage
 from bot.parser import WHITESPACE
-from bot.profile import ALLOW_PROFILE_CHANGE, explain_rejection
+from bot.profile import ALLOW_PROFILE_CHANGE, IN_DOUBT_WAIT_SECONDS, explain_rejection
 from bot.rest import SecondFactor
 
 if TYPE_CHECKING:
     from bot.audit import AuditLog
+    from bot.conversation_store import ConversationRecord
     from bot.conversations import Conversations
     from bot.rest import RestClient
     from bot.tokens import TokenService
@@ -237,6 +240,13 @@ def username_pattern(settings: Mapping[str, Any]) -> re.Pattern[str] | None:
         return None  # a JavaScript-only construct: leave the check to the server
 
 
+def _current_email(me: Mapping[str, Any]) -> str:
+    """The account's (first) e-mail address, or "" when it has none."""
+    emails = me.get("emails")
+    first = emails[0] if isinstance(emails, list) and emails else None
+    return str(first.get("address", "")) if isinstance(first, Mapping) else ""
+
+
 # -- the flows -------------------------------------------------------------------------------
 
 
@@ -258,11 +268,13 @@ class SensitiveFlow:
         *,
         prefix: str = "/",
         audit: AuditLog | None = None,
+        in_doubt_wait: float = IN_DOUBT_WAIT_SECONDS,
     ) -> None:
         self._conversations = conversations
         self._rest = rest
         self._tokens = tokens
         self._audit = audit
+        self._in_doubt_wait = in_doubt_wait
         self.prefix = prefix
         self.steps: dict[str, Step] = {
             **self._own_steps(),
@@ -282,6 +294,17 @@ class SensitiveFlow:
 
     async def discard(self, message: IncomingMessage) -> bool:
         return await self._delete(message)
+
+    async def recover(self, record: ConversationRecord) -> str:
+        """The change went out and the bot was stopped before it heard back: look."""
+        submitted = record.data[SUBMITTED]
+        landed = await self._outcome(record.key.user_id, record.data)
+        return await self._settled(
+            str(submitted["message"]),
+            record.data,
+            landed,
+            why=f"I was restarted while your {self.label} was on its way to Rocket.Chat",
+        )
 
     # -- reading the account and the workspace ----------------------------------------------
 
@@ -374,8 +397,24 @@ class SensitiveFlow:
         """The `data` of users.updateOwnBasicInfo; None when it can no longer be built."""
         raise NotImplementedError
 
-    def _done(self, turn: Turn, user: Mapping[str, Any]) -> str:
+    def _done(self, data: Mapping[str, Any]) -> str:
         raise NotImplementedError
+
+    def _landed(self, me: Mapping[str, Any], data: Mapping[str, Any]) -> bool | None:
+        """Whether the account `me` shows the change of `data`; None when it cannot tell."""
+        raise NotImplementedError
+
+    async def _outcome(self, user_id: str, data: Mapping[str, Any]) -> bool | None:
+        """Whether the submitted change of `data` is on the account now (None: can't tell)."""
+        try:
+            credentials = await self._tokens.credentials_for(user_id)
+            me = await self._rest.me(credentials)
+        except (UserError, ServerError) as exc:
+            log.info("could not look at the account of %s: %s", user_id, type(exc).__name__)
+            return None
+        if me.get("_id") != user_id:
+            return None
+        return self._landed(me, data)
 
     async def _refused(self, turn: Turn, exc: ServerError) -> str:
         """Say why Rocket.Chat refused and return the next step (ask again) or END."""
@@ -393,47 +432,111 @@ class SensitiveFlow:
         return f"To try again, {self.restart_hint()}."
 
     async def _submit(self, turn: Turn, second_factor: SecondFactor | None = None) -> str:
-        """Send the change (with the second factor, if given) and handle the answer."""
+        """Send the change (with the second factor, if given) and handle the answer.
+
+        Before it goes out, the conversation is stored with SUBMITTED and the audit entry is
+        written ahead, so that if the bot dies before it hears back, the next start can look
+        at the account and tell the person the truth (`recover`).
+        """
         change = self._change(turn)
         if change is None:
             return await self._lost(turn)
         ctx = turn.ctx
         credentials = await self._tokens.credentials(ctx)
+        message_id = turn.message.id
+        await self._write_ahead(turn, change)
         try:
-            user = await self._rest.update_own_basic_info(
+            await self._rest.update_own_basic_info(
                 credentials, data=change, second_factor=second_factor
             )
         except TwoFactorRequired as exc:
+            await self._not_made(turn)
             return await self._ask_second_factor(turn, exc)
         except TwoFactorInvalid as exc:
+            await self._not_made(turn)
             return await self._wrong_code(turn, exc)
         except AuthError:
+            await self._not_made(turn)
             raise await self._tokens.rejected(ctx) from None
         except ServerError as exc:
             log.info(
-                "updateOwnBasicInfo refused a %s of %s (HTTP %s, %s)",
+                "updateOwnBasicInfo failed on a %s of %s (HTTP %s, %s)",
                 self.label,
                 ctx.sender_id,
                 exc.status,
                 exc.error_type,
             )
+            if exc.may_have_applied:
+                await asyncio.sleep(self._in_doubt_wait)  # a late copy may still land
+                landed = await self._outcome(ctx.sender_id, turn.data)
+                if landed is not False:
+                    turn.data.pop(SUBMITTED, None)
+                    await turn.say(
+                        await self._settled(
+                            message_id,
+                            turn.data,
+                            landed,
+                            why=f"Rocket.Chat did not answer your {self.label} in time",
+                        )
+                    )
+                    return END
+            await self._not_made(turn)
             return await self._refused(turn, exc)
         log.info("made a %s for %s", self.label, ctx.sender_id)
+        turn.data.pop(SUBMITTED, None)
         if self._audit is not None:
-            await self._audit.record(
-                user_id=ctx.sender_id,
-                username=ctx.sender_username,
-                changes=self._audited(turn, change),
-                cause=f"command {self.prefix}{self.name}",
-            )
-        await turn.say(self._done(turn, user))
+            await self._audit.settle(message_id, cause=self._cause())
+        await turn.say(self._done(turn.data))
         return END
 
+    async def _write_ahead(self, turn: Turn, change: Mapping[str, Any]) -> None:
+        turn.data[SUBMITTED] = {"at": time.time(), "message": turn.message.id}
+        if self._audit is not None:
+            await self._audit.intend(
+                turn.message.id,
+                user_id=turn.key.user_id,
+                username=turn.message.sender_username,
+                changes=self._audited(turn.data, change),
+                cause=self._cause(),
+            )
+        await turn.checkpoint()
+
+    async def _not_made(self, turn: Turn) -> None:
+        """Rocket.Chat answered, and the change was not made."""
+        turn.data.pop(SUBMITTED, None)
+        if self._audit is not None:
+            await self._audit.abandon(turn.message.id)
+
+    async def _settled(
+        self, message_id: str, data: Mapping[str, Any], landed: bool | None, *, why: str
+    ) -> str:
+        """Record what became of a change whose answer never came, and say it."""
+        if landed:
+            if self._audit is not None:
+                await self._audit.settle(message_id, cause=self._cause())
+            return self._done(data)
+        if landed is False:
+            if self._audit is not None:
+                await self._audit.abandon(message_id)
+            return f"{why}, and it did not go through: nothing was changed. {self._again()}"
+        if self._audit is not None:
+            await self._audit.settle(message_id, cause=f"{self._cause()} (outcome unknown)")
+        return self._unknown(why)
+
+    def _unknown(self, why: str) -> str:
+        return (
+            f"{why}, and I can't tell whether it went through. Check your account in "
+            f"Rocket.Chat (avatar → My Account); {self._again().lower()}"
+        )
+
+    def _cause(self) -> str:
+        return f"command {self.prefix}{self.name}"
+
     def _audited(
-        self, turn: Turn, change: Mapping[str, Any]
+        self, data: Mapping[str, Any], change: Mapping[str, Any]
     ) -> Mapping[str, tuple[Any, Any] | None]:
         """What the audit trail keeps of a change: old and new values (old as shown to the user)."""
-        return {key: (turn.data.get("old") or None, value) for key, value in change.items()}
+        return {key: (data.get("old") or None, value) for key, value in change.items()}
 
     # -- the second factor ------------------------------------------------------------------
 
@@ -582,10 +685,7 @@ class EmailChange(SensitiveFlow):
         settings = await self._settings([ALLOW_PROFILE_CHANGE, ALLOW_EMAIL_CHANGE])
         self._require_allowed(settings, ALLOW_EMAIL_CHANGE)
         me = await self._me(ctx)
-        emails = me.get("emails") if isinstance(me.get("emails"), list) else []
-        current = (
-            str(emails[0].get("address", "")) if emails and isinstance(emails[0], dict) else ""
-        )
+        current = _current_email(me)
         if current and current.casefold() == address.casefold():
             return f"{address} is already your email address, so there is nothing to change."
         data = {
@@ -616,12 +716,15 @@ class EmailChange(SensitiveFlow):
     def _change(self, turn: Turn) -> dict[str, Any] | None:
         return {"email": str(turn.data["email"])}
 
-    def _done(self, turn: Turn, user: Mapping[str, Any]) -> str:
+    def _done(self, data: Mapping[str, Any]) -> str:
         return (
-            f"Done: your email address is now {turn.data['email']}. Rocket.Chat sent a link to "
+            f"Done: your email address is now {data['email']}. Rocket.Chat sent a link to "
             "it: click it to verify the address. Until then it counts as unverified, so "
             "e-mailed login codes can't go there."
         )
+
+    def _landed(self, me: Mapping[str, Any], data: Mapping[str, Any]) -> bool | None:
+        return _current_email(me).casefold() == str(data["email"]).casefold()
 
     async def _refused(self, turn: Turn, exc: ServerError) -> str:
         address = turn.data["email"]
@@ -706,12 +809,14 @@ class UsernameChange(SensitiveFlow):
     def _change(self, turn: Turn) -> dict[str, Any] | None:
         return {"username": str(turn.data["new"])}
 
-    def _done(self, turn: Turn, user: Mapping[str, Any]) -> str:
-        new = user.get("username") or turn.data["new"]
+    def _done(self, data: Mapping[str, Any]) -> str:
         return (
-            f"Done: you are now @{new}. Mentions of @{turn.data['old']} and links with your old "
-            "username no longer lead to you."
+            f"Done: you are now @{data['new']}. Mentions of @{data['old']} and links with your "
+            "old username no longer lead to you."
         )
+
+    def _landed(self, me: Mapping[str, Any], data: Mapping[str, Any]) -> bool | None:
+        return str(me.get("username", "")) == str(data["new"])
 
     async def _refused(self, turn: Turn, exc: ServerError) -> str:
         new = turn.data["new"]
@@ -744,8 +849,11 @@ class PasswordChange(SensitiveFlow):
         *,
         prefix: str = "/",
         audit: AuditLog | None = None,
+        in_doubt_wait: float = IN_DOUBT_WAIT_SECONDS,
     ) -> None:
-        super().__init__(conversations, rest, tokens, prefix=prefix, audit=audit)
+        super().__init__(
+            conversations, rest, tokens, prefix=prefix, audit=audit, in_doubt_wait=in_doubt_wait
+        )
         # Dies with this object: after a restart a stored HMAC cannot be checked (by design).
         self._mac_key = secrets.token_bytes(32)
         self._mac_key_id = secrets.token_hex(8)
@@ -908,7 +1016,7 @@ class PasswordChange(SensitiveFlow):
         return {"newPassword": password} if password else None
 
     def _audited(
-        self, turn: Turn, change: Mapping[str, Any]
+        self, data: Mapping[str, Any], change: Mapping[str, Any]
     ) -> Mapping[str, tuple[Any, Any] | None]:
         return {"password": None}  # a secret: only the field name is kept
 
@@ -921,10 +1029,21 @@ class PasswordChange(SensitiveFlow):
         )
         return NEW_PASSWORD
 
-    def _done(self, turn: Turn, user: Mapping[str, Any]) -> str:
+    def _done(self, data: Mapping[str, Any]) -> str:
         return (
             "Done: your password is changed. Rocket.Chat may sign you out of your other "
             "sessions; sign in there again with the new password."
+        )
+
+    def _landed(self, me: Mapping[str, Any], data: Mapping[str, Any]) -> bool | None:
+        return None  # the bot never keeps a password, so it cannot compare one
+
+    def _unknown(self, why: str) -> str:
+        return (
+            f"{why}, so I can't tell whether your password changed: I never keep passwords, so "
+            "I can't check. Sign in to Rocket.Chat with the new "
+            "password: if that works, it changed; if your old password still works, it did not, "
+            f"and you can send `{self.prefix}password` again."
         )
 
     async def _refused(self, turn: Turn, exc: ServerError) -> str:
@@ -961,10 +1080,12 @@ class SensitiveChanges:
         *,
         prefix: str = "/",
         audit: AuditLog | None = None,
+        in_doubt_wait: float = IN_DOUBT_WAIT_SECONDS,
     ) -> None:
-        self.email = EmailChange(conversations, rest, tokens, prefix=prefix, audit=audit)
-        self.username = UsernameChange(conversations, rest, tokens, prefix=prefix, audit=audit)
-        self.password = PasswordChange(conversations, rest, tokens, prefix=prefix, audit=audit)
+        shared: dict[str, Any] = {"prefix": prefix, "audit": audit, "in_doubt_wait": in_doubt_wait}
+        self.email = EmailChange(conversations, rest, tokens, **shared)
+        self.username = UsernameChange(conversations, rest, tokens, **shared)
+        self.password = PasswordChange(conversations, rest, tokens, **shared)
         for flow in (self.email, self.username, self.password):
             conversations.add_flow(flow)
 

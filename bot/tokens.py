@@ -89,7 +89,11 @@ class TokenService:
 
     async def credentials(self, ctx: CommandContext) -> Credentials:
         """The sender's stored credentials; NoTokenError or TokenRejected when unusable."""
-        token = await self._store.get_token(ctx.sender_id)
+        return await self.credentials_for(ctx.sender_id)
+
+    async def credentials_for(self, user_id: str) -> Credentials:
+        """The stored credentials of `user_id`; NoTokenError or TokenRejected when unusable."""
+        token = await self._store.get_token(user_id)
         if token is None:
             raise NoTokenError(self.prefix)
         if not token.valid:

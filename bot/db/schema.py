@@ -172,6 +172,12 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    # What a command written ahead needs to answer again as its first run did, if it runs again
+    # after a kill (JSON; for /undo, which change it undid and what it left alone).
+    Migration(
+        "write-ahead audit entries keep what a re-run answers with",
+        ("ALTER TABLE audit_log ADD COLUMN detail TEXT",),
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

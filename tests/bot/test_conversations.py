@@ -15,6 +15,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.context import CommandContext
+from bot.conversation_store import ConversationRecord
 from bot.conversations import (
     END,
     ConversationKey,
@@ -94,6 +95,9 @@ class Quiz:
     async def discard(self, message: IncomingMessage) -> bool:
         self.discarded.append(message.id)
         return True
+
+    async def recover(self, record: ConversationRecord) -> str:
+        return "recovered"
 
     async def _ask(self, turn: Turn) -> str:
         if turn.text == "boom":

@@ -5,6 +5,7 @@ behind it, so after everything settles their profile holds the last change the b
 
 from __future__ import annotations
 
+from tests.e2e.conftest import PASSWORD
 from tests.faults.conftest import FaultWorld, Talker, count, settle
 
 
@@ -51,3 +52,18 @@ async def test_a_change_that_landed_despite_an_error_is_confirmed_not_repeated(
     await fault_world.sandbox.inject(endpoint="users.updateOwnBasicInfo", delay=0.5, count=1)
     assert "“Landed”" in await alice.ask("/nick Landed", "Nickname set")
     assert (await alice.profile())["nickname"] == "Landed"
+
+
+async def test_an_email_change_answered_too_late_is_reported_done_not_failed(
+    fault_world: FaultWorld,
+) -> None:
+    """The change carries a second factor, so it is never sent twice; its answer comes after
+    the timeout, but the change is made: the read back finds it, and the person is told so."""
+    alice = await ready(fault_world, request_timeout=0.5, in_doubt_wait=1.0)
+    await alice.ask("/email alice.new@example.org", "(yes/no)")
+    await alice.ask("yes", "current password")
+    await fault_world.sandbox.inject(endpoint="users.updateOwnBasicInfo", delay=1.0, count=1)
+    done = await alice.ask(PASSWORD, "email")
+    assert "Done: your email address is now alice.new@example.org" in done
+    assert count(await alice.answers(), "not changed") == 0
+    assert (await alice.profile())["emails"][0]["address"] == "alice.new@example.org"
