@@ -237,7 +237,7 @@ def _cmd_rotate_key(args: argparse.Namespace) -> int:
     async def rotate() -> int:
         store = await Store.open(settings.db, secret_key=settings.secret_key)
         try:
-            return await store.rotate_key(new_key)
+            return await store.rotate_key(new_key, lease=settings.replica_lease)
         finally:
             await store.close()
 

@@ -13,6 +13,7 @@
                                              unreadable (too long, control characters)
     rcbot_connected                          1 while connected and logged in, else 0
     rcbot_rule_pattern_timeouts_total{rule}  messages a rule's pattern gave up on (too slow)
+    rcbot_tokens_unreadable_total            stored tokens the configured key could not decrypt
 
 Labels only take values from small fixed sets (command names come from the registry), so a
 user cannot grow the number of series. The reconnect loop counts with `RECONNECTS.inc()`.
@@ -54,6 +55,11 @@ RULE_PATTERN_TIMEOUTS = Counter(
     "rcbot_rule_pattern_timeouts",
     "Messages on which a message rule's pattern hit its time bound (counted as no match).",
     ["rule"],
+)
+TOKENS_UNREADABLE = Counter(
+    "rcbot_tokens_unreadable",
+    "Reads of a stored token that the configured key could not decrypt (the person is asked to "
+    "send it again).",
 )
 CONNECTED = Gauge("rcbot_connected", "1 while connected and logged in to Rocket.Chat, else 0.")
 

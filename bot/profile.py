@@ -49,7 +49,7 @@ from bot.fields import (
 from bot.rest import Credentials
 from bot.reverts import RevertBook, group_of
 from bot.snapshots import ProfileSnapshots
-from bot.tokens import NoTokenError, TokenRejected, TokenService
+from bot.tokens import TokenRejected, TokenService
 
 if TYPE_CHECKING:
     from bot.audit import AuditLog
@@ -381,14 +381,7 @@ class ProfileService:
     # -- whose token ------------------------------------------------------------------------
 
     async def _credentials(self, actor: Actor) -> Credentials:
-        if isinstance(actor, CommandContext):
-            return await self._tokens.credentials(actor)
-        token = await self._store.get_token(actor.sender_id)
-        if token is None:
-            raise NoTokenError(self.prefix)
-        if not token.valid:
-            raise TokenRejected(self.prefix, earlier=True)
-        return token.credentials
+        return await self._tokens.credentials_for(actor.sender_id)
 
     async def _rejected(self, actor: Actor) -> TokenRejected:
         if isinstance(actor, CommandContext):

@@ -22,9 +22,10 @@ from typing import Final, Self, TypeVar
 
 from pydantic import SecretStr
 
+from bot import metrics
 from bot.config import ConfigError, describe_key
 from bot.crypto import DecryptionError, KeyFormatError, SecretBox
-from bot.db import Connection, Database, is_postgres_url, open_database
+from bot.db import Connection, Database, is_postgres_url, open_database, redact_url
 from bot.db.group_commit import GroupCommit, Work
 from bot.db.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from bot.rest import Credentials
@@ -71,6 +72,7 @@ class DelegatedToken:
     credentials: Credentials
     valid: bool
     stored_at: datetime
+    readable: bool = True  # False: stored, but the configured key cannot decrypt it
 
 
 def _utc_now() -> datetime:
@@ -267,17 +269,32 @@ class Store:
             )
         if row is None:
             return None
+        stored_at = datetime.fromisoformat(str(row[3]))
         try:
             token = self._box.decrypt(bytes(row[1]), context=user_id)
         except DecryptionError as exc:
-            log.warning("the stored token of %s cannot be used (%s); ignoring it", user_id, exc)
-            return None
+            # Not a silent "no token": the admin sees it, the person is told to send it again.
+            metrics.TOKENS_UNREADABLE.inc()
+            log.error(
+                "the stored token of %s cannot be decrypted with the configured key (%s); "
+                "they will be asked to send it again",
+                user_id,
+                exc,
+            )
+            return DelegatedToken(
+                user_id=user_id,
+                username=str(row[0]),
+                credentials=Credentials(user_id=user_id, token=""),
+                valid=False,
+                stored_at=stored_at,
+                readable=False,
+            )
         delegated = DelegatedToken(
             user_id=user_id,
             username=str(row[0]),
             credentials=Credentials(user_id=user_id, token=token),
             valid=bool(row[2]),
-            stored_at=datetime.fromisoformat(str(row[3])),
+            stored_at=stored_at,
         )
         self._remember(delegated)
         return delegated
@@ -301,16 +318,23 @@ class Store:
             log.info("forgot the delegated token of %s", user_id)
         return deleted > 0
 
-    async def rotate_key(self, new_key: str | SecretStr) -> int:
+    async def rotate_key(self, new_key: str | SecretStr, *, lease: float = 15.0) -> int:
         """Re-encrypt every stored token, and the key check, with `new_key` in one transaction;
         from then on this store uses the new key. Returns how many tokens were re-encrypted.
 
         ConfigError, changing nothing, when the new key is malformed or the same as the current
         one, or when a stored token cannot be read with the current key. Old ciphertexts are
         overwritten (SQLite: secure_delete, then a WAL checkpoint; PostgreSQL: VACUUM), so a
-        leaked old key opens nothing afterwards. Stop the bot first: a running bot (every
-        replica) still holds the old key.
+        leaked old key opens nothing afterwards. A running bot (any replica) still holds the
+        old key, so while one uses the database this refuses (ConfigError naming it).
         """
+        others = await self.database.others_using(lease=lease)
+        if others:
+            raise ConfigError(
+                f"{describe_key('db')}: {redact_url(self.database.location)} is in use by "
+                f"{', '.join(others)}; a running bot keeps the old key and would stop reading "
+                "the tokens. Stop every bot on it first, then run rotate-key again"
+            )
         raw_key = new_key.get_secret_value() if isinstance(new_key, SecretStr) else new_key
         try:
             new_box = SecretBox(raw_key)

@@ -59,6 +59,17 @@ class NoTokenError(UserError):
         )
 
 
+class TokenUnreadable(UserError):
+    """The sender's stored token cannot be decrypted (another key, or a damaged copy)."""
+
+    def __init__(self, prefix: str = "/") -> None:
+        super().__init__(
+            "I have a token stored for you, but I can't read it (the bot's key was changed or "
+            "the stored copy is damaged), so I can't act for you and nothing was changed. "
+            f"Please send it to me again: `{prefix}token set <token>`."
+        )
+
+
 class TokenRejected(UserError):
     """Rocket.Chat rejected the sender's stored token (401); it is now marked invalid."""
 
@@ -96,6 +107,8 @@ class TokenService:
         token = await self._store.get_token(user_id)
         if token is None:
             raise NoTokenError(self.prefix)
+        if not token.readable:
+            raise TokenUnreadable(self.prefix)
         if not token.valid:
             raise TokenRejected(self.prefix, earlier=True)
         return token.credentials
@@ -251,6 +264,12 @@ class TokenService:
         if token is None:
             return "I don't have a token for you yet.\n" + token_howto(self.prefix)
         since = _when(token.stored_at)
+        if not token.readable:
+            return (
+                f"I have a token for you (stored {since}), but I can't read it (the bot's key "
+                "was changed or the stored copy is damaged), so I can't use it. Please send it "
+                f"to me again: `{self.prefix}token set <token>`."
+            )
         if not token.valid:
             return (
                 f"I have a token for you (stored {since}), but Rocket.Chat rejected it, so I "

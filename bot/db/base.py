@@ -57,6 +57,12 @@ class Database(Protocol):
         """True when the table exists."""
         ...
 
+    async def others_using(self, *, lease: float) -> list[str]:
+        """Who else uses the database right now (running bots, other rcbot commands), to be
+        named in a refusal; [] when this process has it to itself. `lease`: how long a replica's
+        heartbeat counts as alive."""
+        ...
+
     async def secure_delete(self) -> None:
         """Before rewriting secrets: overwrite what is deleted from now on, where supported."""
         ...

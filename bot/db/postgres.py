@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -113,6 +114,17 @@ class PostgresDatabase:
     async def table_exists(self, db: Connection, name: str) -> bool:
         row = await db.fetchone("SELECT to_regclass(?) IS NOT NULL", (name,))
         return bool(row and row[0])
+
+    async def others_using(self, *, lease: float) -> list[str]:
+        """The replicas whose heartbeat (bot/replicas.py) is younger than `lease`."""
+        async with self.reading() as db:
+            if not await self.table_exists(db, "replicas"):
+                return []
+            rows = await db.fetchall(
+                "SELECT replica_id FROM replicas WHERE seen_at >= ? ORDER BY replica_id",
+                (time.time() - lease,),
+            )
+        return [f"replica {row[0]}" for row in rows]
 
     async def secure_delete(self) -> None:
         return None  # dead rows are reclaimed by wipe_free_space (VACUUM)

@@ -6,11 +6,16 @@ microseconds, while handing each one to a worker thread and back (aiosqlite) cos
 statement itself: a quarter of the bot's CPU time under load (bench/RESULTS.md). One process
 owns the file, so no statement waits on another's lock (`busy_timeout` covers `rcbot` admin
 commands run beside it).
+
+Every process that opens the file for writing (the bot, `rcbot migrate`, `rotate-key`) holds a
+shared `flock` on it while it does, so a command that needs the file to itself (`rotate-key`)
+can tell whether a bot is running on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -68,10 +73,13 @@ class SqliteDatabase:
     dialect: Dialect = "sqlite"
     shared = False
 
-    def __init__(self, db: sqlite3.Connection, location: str) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, location: str, *, in_use: int | None = None
+    ) -> None:
         self._db = db
         self._connection = SqliteConnection(db)
         self._lock = asyncio.Lock()
+        self._in_use = in_use  # a descriptor of the file holding the shared flock
         self.location = location
 
     def __repr__(self) -> str:
@@ -102,7 +110,11 @@ class SqliteDatabase:
             raise ConfigError(
                 f"{describe_key('db')}: {where} is not a usable SQLite database ({exc})"
             ) from None
-        return cls(db, where)
+        in_use = None
+        if not read_only and where != MEMORY:
+            in_use = os.open(where, os.O_RDONLY)
+            fcntl.flock(in_use, fcntl.LOCK_SH)
+        return cls(db, where, in_use=in_use)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
@@ -129,6 +141,16 @@ class SqliteDatabase:
         )
         return bool(row and row[0])
 
+    async def others_using(self, *, lease: float) -> list[str]:
+        if self._in_use is None:
+            return []
+        try:
+            fcntl.flock(self._in_use, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return ["another rcbot process (a running bot?)"]
+        fcntl.flock(self._in_use, fcntl.LOCK_SH)  # back to sharing: it was only a question
+        return []
+
     async def secure_delete(self) -> None:
         """From now on overwrite deleted content with zeros (before rewriting secrets)."""
         async with self._lock:
@@ -140,3 +162,6 @@ class SqliteDatabase:
 
     async def close(self) -> None:
         self._db.close()
+        if self._in_use is not None:
+            os.close(self._in_use)  # releases the flock
+            self._in_use = None

@@ -87,10 +87,9 @@ async def open_workspace(
         server_url=url,
         username=BOT_NAME,
         password=BOT_PASSWORD,
-        db=str(tmp_path / "bot.db"),
         secret_key=generate_key(),
         use_environment=False,
-        **settings,
+        **{"db": str(tmp_path / "bot.db"), **settings},
     )
     return url, admin, bot_settings
 

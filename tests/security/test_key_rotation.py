@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from bot.config import ConfigError
@@ -180,3 +181,63 @@ async def test_rotate_key_needs_an_existing_database(tmp_path: Path) -> None:
         assert await process.finish() == 2
     assert "does not exist; nothing to rotate" in process.stderr
     assert not missing.exists()
+
+
+async def test_rotate_key_refuses_while_a_bot_runs_on_the_database(
+    world: ClockedWorld, tmp_path: Path
+) -> None:
+    """A running bot keeps the old key in memory: rotating under it would leave it unable to
+    read any token. The bot holds the file; rotate-key sees that and changes nothing."""
+    await delegated(world, "alice")
+    assert world.bot_settings is not None
+    db = Path(world.bot_settings.db)
+    before = ciphertexts(db)
+    code, printed = await rotate(world, tmp_path, RCBOT_NEW_SECRET_KEY=generate_key())
+    assert code == 2, printed
+    assert "in use by another rcbot process" in printed and "Stop every bot" in printed
+    assert ciphertexts(db) == before
+    await world.bot_stack.aclose()
+    code, printed = await rotate(world, tmp_path, RCBOT_NEW_SECRET_KEY=generate_key())
+    assert code == 0, printed
+
+
+async def test_rotate_key_refuses_while_a_replica_runs_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with security_world(tmp_path, db=postgres_url) as world:
+        await delegated(world, "alice")
+        assert world.bot is not None and world.bot.replicas is not None
+        replica = world.bot.replicas.id
+        code, printed = await rotate(
+            world, tmp_path, RCBOT_DB=postgres_url, RCBOT_NEW_SECRET_KEY=generate_key()
+        )
+        assert code == 2, printed
+        assert f"in use by replica {replica}" in printed
+
+
+async def test_a_stored_token_the_key_cannot_read_is_reported_not_ignored(
+    world: ClockedWorld,
+) -> None:
+    """Not a silent "no token": the admin sees an error (and a metric), the person is told
+    their stored token cannot be read and how to give it again."""
+    people = await delegated(world, "alice", "bob")
+    assert world.bot_settings is not None
+    db = Path(world.bot_settings.db)
+    await world.bot_stack.aclose()
+    alice, _ = people["alice"]
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "UPDATE delegated_tokens SET token_encrypted = "
+            "(SELECT token_encrypted FROM delegated_tokens WHERE user_id = ?) WHERE user_id = ?",
+            (people["bob"][0].user_id, alice.user_id),
+        )
+    before = REGISTRY.get_sample_value("rcbot_tokens_unreadable_total") or 0.0
+    await world.start_bot()
+    answer = await ask_bot(alice, "/nick Ali")
+    assert "can't read it" in answer and "/token set <token>" in answer
+    assert "I need your personal access token" not in answer
+    assert "can't read it" in await ask_bot(alice, "/token status")
+    assert (REGISTRY.get_sample_value("rcbot_tokens_unreadable_total") or 0.0) > before
+    token = await alice.create_personal_access_token("again")
+    assert "stored" in await ask_bot(alice, f"/token set {token}")
+    assert "“Ali”" in await ask_bot(alice, "/nick Ali")
