@@ -227,7 +227,9 @@ async def test_a_token_copied_onto_another_user_does_not_decrypt(
         await copy_ciphertext(store, source="alice-id", target="mallory-id")
 
     async with await Store.open(store_location, secret_key=key) as store:
-        assert await store.get_token("mallory-id") is None
+        mallory = await store.get_token("mallory-id")
+        assert mallory is not None and not mallory.readable
+        assert mallory.credentials.token == ""  # never alice's token
         alice = await store.get_token("alice-id")
     assert alice is not None and alice.credentials.token == TOKEN
 
