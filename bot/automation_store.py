@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from bot.db.base import LOCK_WAIT_SECONDS
+
 if TYPE_CHECKING:
     from bot.db import Connection
     from bot.store import Store
@@ -272,7 +274,8 @@ class AutomationStore:
                 row,
             )
 
-        await self._store.write_together(write)
+        # Nothing may go out before its entry is written: give up rather than wait forever.
+        await self._store.write_together(write, give_up_after=LOCK_WAIT_SECONDS)
 
     async def intended(self, message_id: str) -> list[dict[str, Any]] | None:
         """The changes a command set out to make, if it ran before: pending (it stopped before

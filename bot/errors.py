@@ -3,6 +3,7 @@
 BotError
  ├── UserError            shown to the user as written
  │    └── UsageError      … followed by the command's usage line
+ ├── DatabaseBusy         another process kept the bot's database locked too long
  └── ServerError          a REST call failed (status, errorType, details from Rocket.Chat)
       ├── AuthError       401: the token is invalid or revoked
       ├── RateLimited     429 / error-too-many-requests: retry after `retry_after` seconds
@@ -25,6 +26,10 @@ class UserError(BotError):
 
 class UsageError(UserError):
     """A command was called wrongly; the dispatcher adds the usage line."""
+
+
+class DatabaseBusy(BotError):
+    """Another process held the bot's database locked for longer than the bot waits."""
 
 
 class ServerError(BotError):

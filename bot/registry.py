@@ -43,6 +43,7 @@ from typing import Any, Final, Literal
 from bot.converters import PersonalAccessToken
 from bot.errors import (
     AuthError,
+    DatabaseBusy,
     RateLimited,
     ServerError,
     TwoFactorInvalid,
@@ -544,6 +545,11 @@ def describe_error(
         return f"{exc}\nUsage: {usage}"
     if isinstance(exc, UserError):
         return str(exc)
+    if isinstance(exc, DatabaseBusy):
+        return (
+            "My database is busy right now (another program holds it), so I could not run "
+            f"{name}, and nothing was changed. Please try again in a minute."
+        )
     if isinstance(exc, AuthError):
         return (
             "Rocket.Chat rejected your personal access token, so I could not do that. "

@@ -215,10 +215,12 @@ class Store:
         """
         return self.database.transaction()
 
-    async def write_together(self, work: Work[T]) -> T:
+    async def write_together(self, work: Work[T], *, give_up_after: float | None = None) -> T:
         """Run `work(connection)` in a write transaction shared with the other writes queued
-        meanwhile (bot.db.group_commit); returns once it is committed. `work` may run twice."""
-        return await self._group.write(work)
+        meanwhile (bot.db.group_commit); returns once it is committed. `work` may run twice.
+        `give_up_after`: DatabaseBusy (and the write dropped) when another process keeps the
+        database locked that long; without it the write waits for as long as that takes."""
+        return await self._group.write(work, give_up_after=give_up_after)
 
     def reading(self) -> AbstractAsyncContextManager[Connection]:
         """A connection for reads (serialised with the writes on SQLite)."""

@@ -7,7 +7,12 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, Literal, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bot.errors import DatabaseBusy
+
+__all__ = ["LOCK_WAIT_SECONDS", "Connection", "Database", "DatabaseBusy", "Row"]
+
 Row = Sequence[Any]
+LOCK_WAIT_SECONDS: Final = 5.0  # how long a statement waits for another process's lock
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]
 

@@ -6,6 +6,11 @@ on SQLite the same few pages written to the WAL again and again; sharing one tra
 that once (bench/RESULTS.md). Each caller still returns only once its own write is committed,
 so nothing it goes on to do can overtake it. A write that fails does not take the others down:
 the batch is then tried again one write per transaction.
+
+A batch that meets another process's lock (DatabaseBusy) is kept, in order, and tried again
+until it goes through: nothing recorded this way is lost. A caller that must not go on without
+its write (a write-ahead entry, before a change goes out) can stop waiting after
+`give_up_after` seconds: its write is then dropped from the queue and it gets DatabaseBusy.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
-from bot.db.base import Connection, Database
+from bot.db.base import Connection, Database, DatabaseBusy
 
 T = TypeVar("T")
 Work = Callable[[Connection], Awaitable[T]]
+
+
+BUSY_RETRY_SECONDS: Final = 0.25
 
 
 @dataclass
@@ -35,19 +43,26 @@ class GroupCommit:
         self._queued: list[_Queued[Any]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], *, give_up_after: float | None = None) -> T:
         """Run `work(connection)` in the next shared transaction; its result once committed.
 
         `work` must only write through the connection it is given: it may run twice (once in
-        a batch that is rolled back, once on its own).
+        a batch that is rolled back, once on its own). With `give_up_after`, DatabaseBusy when
+        the database stays locked by another process that long (the write is then dropped).
         """
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queued.append(_Queued(work, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
-        # A caller cancelled while waiting cancels only its future: the write is in the batch
-        # and is committed all the same.
-        return await done
+        if give_up_after is None:
+            # A caller cancelled while waiting cancels only its future: the write is in the
+            # batch and is committed all the same.
+            return await done
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), give_up_after)
+        except TimeoutError:
+            done.cancel()  # dropped before the batch is tried again
+            raise DatabaseBusy(f"the database stayed locked for {give_up_after:g} s") from None
 
     async def _write_queued(self) -> None:
         batch: list[_Queued[Any]] = []
@@ -56,6 +71,13 @@ class GroupCommit:
                 batch, self._queued = self._queued, []
                 try:
                     results = await self._commit(batch)
+                except DatabaseBusy:
+                    # Another process holds the lock: keep the batch, in order, and try again.
+                    waiting = [item for item in batch if not item.done.cancelled()]
+                    self._queued = waiting + self._queued
+                    batch = []
+                    await asyncio.sleep(BUSY_RETRY_SECONDS)
+                    continue
                 except Exception as error:  # noqa: BLE001 - handed back, or tried one by one
                     if len(batch) == 1:
                         _fail(batch[0], error)

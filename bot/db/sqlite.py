@@ -4,8 +4,12 @@ Statements run on the event loop's own thread, through the standard library's sq
 SQLite statement in WAL mode (synchronous=NORMAL: a commit does not wait for the disk) takes
 microseconds, while handing each one to a worker thread and back (aiosqlite) cost more than the
 statement itself: a quarter of the bot's CPU time under load (bench/RESULTS.md). One process
-owns the file, so no statement waits on another's lock (`busy_timeout` covers `rcbot` admin
-commands run beside it).
+owns the file, so its statements rarely meet another's lock.
+
+Another process may hold the file's lock for a while (an admin's `sqlite3` shell, a backup):
+a statement that finds it locked waits for it by sleeping on the event loop, never in sqlite3
+(busy_timeout is 0), so the bot's other work goes on meanwhile, and gives up with DatabaseBusy
+after LOCK_WAIT_SECONDS.
 
 Every process that opens the file for writing (the bot, `rcbot migrate`, `rotate-key`) holds a
 shared `flock` on it while it does, so a command that needs the file to itself (`rotate-key`)
@@ -18,15 +22,38 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final, Self
+from typing import Final, Self, TypeVar
 
 from bot.config import ConfigError, describe_key
-from bot.db.base import Connection, Dialect, Params, Row
+from bot.db.base import LOCK_WAIT_SECONDS, Connection, DatabaseBusy, Dialect, Params, Row
 
 MEMORY: Final = ":memory:"
+T = TypeVar("T")
+
+
+def _is_locked(error: sqlite3.OperationalError) -> bool:
+    return error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+async def patiently(statement: Callable[[], T], *, wait: float = LOCK_WAIT_SECONDS) -> T:
+    """Run `statement`; while another process holds the lock, sleep and try again (backing off
+    from 5 ms to 100 ms) for up to `wait` seconds, then raise DatabaseBusy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    pause = 0.005
+    while True:
+        try:
+            return statement()
+        except sqlite3.OperationalError as error:
+            if not _is_locked(error) or loop.time() >= deadline:
+                if _is_locked(error):
+                    raise DatabaseBusy(f"the SQLite file stayed locked for {wait:g} s") from None
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 class SqliteConnection:
@@ -36,20 +63,25 @@ class SqliteConnection:
         self._db = db
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return max(self._db.execute(sql, params).rowcount, 0)
+        cursor = await patiently(lambda: self._db.execute(sql, params))
+        return max(cursor.rowcount, 0)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        self._db.executemany(sql, rows)
+        batch = list(rows)
+        await patiently(lambda: self._db.executemany(sql, batch))
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = self._db.execute(sql, params)
-        row = cursor.fetchone()
-        if row is not None:
-            cursor.fetchall()  # finish the statement (RETURNING writes on each step)
-        return row  # type: ignore[no-any-return]
+        def one() -> Row | None:
+            cursor = self._db.execute(sql, params)
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.fetchall()  # finish the statement (RETURNING writes on each step)
+            return row  # type: ignore[no-any-return]
+
+        return await patiently(one)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(self._db.execute(sql, params).fetchall())
+        return await patiently(lambda: list(self._db.execute(sql, params).fetchall()))
 
 
 def _create_private_file(path: Path) -> None:
@@ -78,7 +110,8 @@ class SqliteDatabase:
     ) -> None:
         self._db = db
         self._connection = SqliteConnection(db)
-        self._lock = asyncio.Lock()
+        self._writer = asyncio.Lock()  # one transaction at a time on the one connection
+        self._lock = asyncio.Lock()  # held while a transaction is open: reads wait for it
         self._in_use = in_use  # a descriptor of the file holding the shared flock
         self.location = location
 
@@ -103,7 +136,7 @@ class SqliteDatabase:
             if not read_only:
                 db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=5000")
+            db.execute("PRAGMA busy_timeout=0")  # waiting happens in `patiently`
             db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -118,14 +151,16 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
-        async with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._connection
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        async with self._writer:
+            # Waiting for another process's lock happens before `_lock`: reads go on meanwhile.
+            await patiently(lambda: self._db.execute("BEGIN IMMEDIATE"))
+            async with self._lock:
+                try:
+                    yield self._connection
+                    await patiently(lambda: self._db.execute("COMMIT"))
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SqliteConnection]:
@@ -158,7 +193,7 @@ class SqliteDatabase:
 
     async def wipe_free_space(self) -> None:
         async with self._lock:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await patiently(lambda: self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
 
     async def close(self) -> None:
         self._db.close()
