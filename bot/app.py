@@ -25,10 +25,10 @@ from typing import Any, Self
 from bot import metrics
 from bot.catchup import CatchUp, RestHistory
 from bot.clock import Clock, SystemClock
-from bot.config import BotSettings
+from bot.config import BotSettings, describe_key
 from bot.conversations import Conversations
 from bot.dispatch import Dispatcher, MessageHook
-from bot.errors import BotError
+from bot.errors import AuthError, BotError, LoginRefused
 from bot.flood import FloodGate
 from bot.gc_tuning import freeze_start_up
 from bot.handled import HandledMessages
@@ -105,6 +105,14 @@ class ProfileBot:
         return self._automation
 
     async def __aenter__(self) -> Self:
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # close whatever was opened
+            raise
+        return self
+
+    async def _start(self) -> None:
         settings = self.settings
         secret_key = settings.secret_key.get_secret_value()
         self._store = await Store.open(self.settings.db, secret_key=secret_key)
@@ -167,7 +175,7 @@ class ProfileBot:
         # The conversations hook goes first: a pending answer may be a secret.
         hooks: list[MessageHook] = [self._conversations, self._automation.hook]
         self.registry.check_injectables({"ctx", *services})
-        await self._connect()
+        await self._connect_at_start()
         self._dispatcher = Dispatcher(
             bot_user_id=self.user_id,
             registry=self.registry,
@@ -205,7 +213,6 @@ class ProfileBot:
                 ],
             )
             self._heartbeat.start()
-        return self
 
     async def __aexit__(
         self,
@@ -236,6 +243,51 @@ class ProfileBot:
         await self._rest.close()
         if self._store is not None:
             await self._store.close()
+
+    async def _connect_at_start(self) -> None:
+        """Log in, waiting for Rocket.Chat as long as it takes (it often starts after the bot,
+        while its database comes up), with the reconnect backoff; a refused login ends here
+        (LoginRefused), since waiting will not fix it."""
+        failures = 0
+        while True:
+            try:
+                await self._connect()
+                return
+            except AuthError as error:
+                raise LoginRefused(self._login_refused(error)) from None
+            except (ConnectionLost, BotError) as error:  # unreachable, 5xx, rate limited
+                delay = reconnect_delay(
+                    failures,
+                    first=self.settings.reconnect_delay_min,
+                    cap=self.settings.reconnect_delay_max,
+                    jitter=random.random(),
+                )
+                failures += 1
+                log.warning(
+                    "cannot reach Rocket.Chat at %s (attempt %d): %s; trying again in %.1f s",
+                    self.settings.server_url,
+                    failures,
+                    error,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    def _login_refused(self, error: AuthError) -> str:
+        settings = self.settings
+        if settings.uses_password_login:
+            what = (
+                f"as @{settings.username}: check {describe_key('username')} and "
+                f"{describe_key('password')}"
+            )
+        else:
+            what = (
+                f"as user {settings.user_id}: check {describe_key('user_id')} and "
+                f"{describe_key('auth_token')}"
+            )
+        return (
+            f"Rocket.Chat at {settings.server_url} refused the bot's login {what}, and that "
+            f"the account exists and is active ({error})"
+        )
 
     async def _connect(self) -> None:
         settings = self.settings
@@ -342,7 +394,18 @@ async def run_bot(settings: BotSettings) -> None:
             )
             await stack.enter_async_context(health)
             log.info("health: http://%s:%d/healthz and /metrics", health.host, health.port)
-        await stack.enter_async_context(bot)
+        # Start-up may wait a long time for Rocket.Chat: a SIGTERM meanwhile ends it cleanly.
+        starting = asyncio.ensure_future(stack.enter_async_context(bot))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            log.info("stopped before Rocket.Chat could be reached")
+            return
+        stopping.cancel()
+        starting.result()  # a start-up that failed raises here
         bot.start()
         freeze_start_up()
         log.info("ready: listening as %s", bot.username)

@@ -16,6 +16,10 @@ init | doctor | healthcheck (bot.deploy_cli).
                               lacks, then apply them (the bot also does at start-up)
     rcbot demo                sandbox + bot + scripted user, no configuration needed
 
+Exit codes: 0 done; 1 `doctor` found something that blocks the bot; 2 a configuration problem
+(a bad or missing setting, an unreadable configuration file); 3 Rocket.Chat refused the bot's
+own login; 4 the database is corrupt, read-only or locked by another process; 130 interrupted.
+
 `-c` may be left out when RCBOT_* variables give every required setting. `--set KEY=VALUE`
 overrides any setting (the value is read as TOML, falling back to a plain string). Logging is set up
 here, once, with a filter that scrubs anything token-shaped from every record.
@@ -34,15 +38,25 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from bot.config import BotSettings, ConfigError, describe_key, env_name, load_settings
+from bot.config import (
+    BotSettings,
+    ConfigError,
+    DatabaseUnusable,
+    describe_key,
+    env_name,
+    load_settings,
+)
 from bot.crypto import KeyFormatError, check_key, generate_key
 from bot.db.base import is_postgres_url, redact_url
 from bot.deploy_cli import add_deploy_commands, version_line
+from bot.errors import LoginRefused
 from bot.extras import missing_extra
 from bot.logformat import formatter_for
 from bot.rules.patterns import SEARCH_SECONDS
 
-EXIT_CONFIG: Final = 2
+EXIT_CONFIG: Final = 2  # a setting is wrong, missing, or the configuration cannot be read
+EXIT_LOGIN: Final = 3  # Rocket.Chat refused the bot's own login
+EXIT_DATABASE: Final = 4  # the database is corrupt, read-only or locked by another process
 NEW_KEY_ENV: Final = "RCBOT_NEW_SECRET_KEY"
 EXIT_INTERRUPTED: Final = 130
 REDACTED: Final = "[redacted]"
@@ -420,12 +434,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except DatabaseUnusable as exc:
+        print(f"rcbot: database problem: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
     except ConfigError as exc:
-        print(
-            f"rcbot: configuration problem{'s' if len(exc.problems) > 1 else ''}:", file=sys.stderr
-        )
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        if len(exc.problems) == 1:
+            print(f"rcbot: configuration problem: {exc.problems[0]}", file=sys.stderr)
+        else:
+            print("rcbot: configuration problems:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    except LoginRefused as exc:
+        print(f"rcbot: {exc}", file=sys.stderr)
+        return EXIT_LOGIN
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -110,6 +110,10 @@ class ConfigError(Exception):
         super().__init__("\n".join(self.problems))
 
 
+class DatabaseUnusable(ConfigError):
+    """The database exists but cannot be used as it is (corrupt, read-only, locked)."""
+
+
 def env_name(key: str) -> str:
     """The environment variable for a (possibly nested, dot-separated) key."""
     return ENV_PREFIX + "__".join(part.upper() for part in key.split("."))
@@ -473,6 +477,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"config file {path} is not valid TOML: it is not UTF-8 text (a binary file?)"
+        ) from None
 
 
 def load_settings(

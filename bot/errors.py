@@ -4,6 +4,7 @@ BotError
  ├── UserError            shown to the user as written
  │    └── UsageError      … followed by the command's usage line
  ├── DatabaseBusy         another process kept the bot's database locked too long
+ ├── LoginRefused         Rocket.Chat refused the bot's own login (at start-up: exit code 3)
  └── ServerError          a REST call failed (status, errorType, details from Rocket.Chat)
       ├── AuthError       401: the token is invalid or revoked
       ├── RateLimited     429 / error-too-many-requests: retry after `retry_after` seconds
@@ -30,6 +31,10 @@ class UsageError(UserError):
 
 class DatabaseBusy(BotError):
     """Another process held the bot's database locked for longer than the bot waits."""
+
+
+class LoginRefused(BotError):
+    """Rocket.Chat refused the bot's own credentials: waiting will not help, the admin must."""
 
 
 class ServerError(BotError):

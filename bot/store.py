@@ -28,6 +28,8 @@ from bot.crypto import DecryptionError, KeyFormatError, SecretBox
 from bot.db import Connection, Database, is_postgres_url, open_database, redact_url
 from bot.db.group_commit import GroupCommit, Work
 from bot.db.schema import SCHEMA_VERSION, SchemaTooNew, migrate
+from bot.db.sqlite import unusable
+from bot.errors import DatabaseBusy
 from bot.rest import Credentials
 
 __all__ = ["SCHEMA_VERSION", "DelegatedToken", "Store"]
@@ -155,11 +157,12 @@ class Store:
                 f"{describe_key('db')}: {where} was written by a newer rcbot ({exc}); "
                 "upgrade rcbot"
             ) from None
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"{describe_key('db')}: {where} is not a usable SQLite database ({exc})"
-            ) from None
-        await self._check_key()
+        except (sqlite3.DatabaseError, DatabaseBusy) as exc:
+            raise unusable(where, exc) from None
+        try:
+            await self._check_key()
+        except (sqlite3.DatabaseError, DatabaseBusy) as exc:
+            raise unusable(where, exc) from None
 
     async def _check_key(self) -> None:
         """Make sure the key is the one that encrypted what is stored (or adopt it if empty)."""

@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final, Self, TypeVar
 
-from bot.config import ConfigError, describe_key
+from bot.config import ConfigError, DatabaseUnusable, describe_key
 from bot.db.base import LOCK_WAIT_SECONDS, Connection, DatabaseBusy, Dialect, Params, Row
 
 MEMORY: Final = ":memory:"
@@ -82,6 +82,26 @@ class SqliteConnection:
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         return await patiently(lambda: list(self._db.execute(sql, params).fetchall()))
+
+
+def unusable(where: str, error: sqlite3.DatabaseError | DatabaseBusy) -> DatabaseUnusable:
+    """The one sentence for an SQLite file that cannot be used, saying what to do."""
+    if isinstance(error, DatabaseBusy):
+        reason = (
+            f"is locked by another process (an open sqlite3 shell or a backup?) for more than "
+            f"{LOCK_WAIT_SECONDS:g} s; finish or close it, then start again"
+        )
+    elif "readonly" in str(error):
+        reason = (
+            "is read-only for this process; give the bot's user write access to it and to its "
+            "folder (SQLite writes -wal and -shm files beside it)"
+        )
+    else:
+        reason = (
+            f"is not a usable SQLite database ({error}); restore it from a backup, or move it "
+            "away to start afresh (people will then have to send /token set again)"
+        )
+    return DatabaseUnusable(f"{describe_key('db')}: {where} {reason}")
 
 
 def _create_private_file(path: Path) -> None:
@@ -140,9 +160,7 @@ class SqliteDatabase:
             db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise ConfigError(
-                f"{describe_key('db')}: {where} is not a usable SQLite database ({exc})"
-            ) from None
+            raise unusable(where, exc) from None
         in_use = None
         if not read_only and where != MEMORY:
             in_use = os.open(where, os.O_RDONLY)
