@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rocketchat_async import RocketChat
 from rocketchat_async.methods import RealtimeRequest
+from websockets.client import connect as open_websocket
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from bot.errors import AuthError, RateLimited, ServerError
@@ -49,7 +50,12 @@ HISTORY_PAGE: Final = 100
 HISTORY_MAX_PAGES: Final = 50  # per room and catch-up: at most 5,000 missed messages
 # Meteor's DDPRateLimiter says too-many-requests; Rocket.Chat's own limits error-too-many-….
 RATE_LIMIT_ERRORS: Final = frozenset({"too-many-requests", "error-too-many-requests"})
-FRAME_LIMIT: Final = 2**20  # the websockets client's max_size: bigger frames close the socket
+# The largest frame the bot reads. websockets' default (1 MiB) closed the socket on a message
+# an admin's Message_MaxAllowedSize allows, and on every re-sent frame of it (a reaction), so
+# the bot reconnected again and again and never told the sender. Rocket.Chat bounds what a
+# person may send; this only has to stay above that. A bigger frame still closes the socket
+# (1009), and the catch-up then reads that room over REST (bot.catchup).
+FRAME_LIMIT: Final = 64 * 2**20
 
 
 class ConnectionLost(Exception):
@@ -224,14 +230,24 @@ class RealtimeConnection:
     async def _open(self) -> None:
         """The socket and DDP `connect`, as rocketchat-async's start() does before its login."""
         opened: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._client._ws_connection_task = asyncio.create_task(
-            self._client._start(self._url, opened)
-        )
+        self._client._ws_connection_task = asyncio.create_task(self._serve_socket(opened))
         try:
             await asyncio.wait_for(opened, OPEN_TIMEOUT_SECONDS)
         except TimeoutError:
             raise ConnectionLost(f"no answer from {self._url}") from None
         await self._client._connect()
+
+    async def _serve_socket(self, opened: asyncio.Future[bool]) -> None:
+        """rocketchat-async's `_start` (open the socket, run its dispatcher on it), with the
+        bot's FRAME_LIMIT instead of websockets' default 1 MiB."""
+        try:
+            async with open_websocket(self._url, max_size=FRAME_LIMIT) as websocket:
+                self._client.dispatch_task = self._client._dispatcher.run(websocket)
+                opened.set_result(True)
+                await self._client.dispatch_task
+        except Exception as exc:  # noqa: BLE001 - as rocketchat-async: run() sees the close
+            if not opened.done():
+                opened.set_exception(exc)
 
     async def _login(
         self, username: str, password: str | None, resume_token: str | None
