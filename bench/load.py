@@ -422,7 +422,7 @@ async def start_baseline(url: str, work: Path, name: str) -> Child:
 
 def new_secret_key() -> str:
     """A fresh key for the bot's database (what `python -m bot keygen` prints)."""
-    from bot.crypto import generate_key
+    from bot.core.crypto import generate_key
 
     return generate_key()
 
@@ -706,7 +706,7 @@ async def run_footprint(options: Options, work: Path) -> dict[str, Any]:
 
     return {
         "how": (
-            "database seeded through bot.store.Store.put_token with fake tokens plus one real "
+            "database seeded through bot.storage.store.Store.put_token with fake tokens plus one real "
             "token of a probe user, or with pending e-mail changes through ConversationStore.put; "
             "memory is VmRSS 0.3 s after the first /nick was answered"
         ),

@@ -85,7 +85,7 @@ from bench.proc import (
     start_child,
     start_sandbox,
 )
-from bot.replicas import preferred
+from bot.storage.replicas import preferred
 from sandbox.people import create_account
 from tests.postgres_server import TemporaryPostgres, create_database, drop_database, free_port
 

@@ -5,7 +5,7 @@
 Both runs hold the same per-user items (one pending revert per user, due at random times over
 the day, as if everyone had a temporary status); the rules run adds 1,000 schedule rules (random
 cron expressions and time zones; their users are usernames, rooms or opt-ins drawn from the
-10,000 people). The scheduler is what `bot.rules.schedule` runs: one Timetable entry per rule and
+10,000 people). The scheduler is what `bot.automation.schedule` runs: one Timetable entry per rule and
 per pending item, re-armed with croniter when a rule fires. Measured over a simulated day in
 one-minute ticks:
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.rules.model import Rule, parse_rules
-from bot.rules.schedule import FireRule, Job, RevertDue, Timetable
+from bot.automation.model import Rule, parse_rules
+from bot.automation.schedule import FireRule, Job, RevertDue, Timetable
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Sydney")

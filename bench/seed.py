@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from bot.conversation_store import ConversationKey, ConversationRecord, ConversationStore
-from bot.store import Store
+from bot.storage.conversations import ConversationKey, ConversationRecord, ConversationStore
+from bot.storage.store import Store
 
 PENDING_FOR: Final = timedelta(days=1)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.audit import describe_entries
-from bot.context import CommandContext
-from bot.errors import UserError
-from bot.registry import command
+from bot.core.context import CommandContext
+from bot.core.errors import UserError
+from bot.framework.registry import command
+from bot.profile.audit import describe_entries
 
 if TYPE_CHECKING:
-    from bot.audit import AuditLog
-    from bot.config import BotSettings
-    from bot.profile import ProfileService
+    from bot.app.config import BotSettings
+    from bot.profile.audit import AuditLog
+    from bot.profile.service import ProfileService
 
 
 @command(

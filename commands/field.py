@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.context import CommandContext
-from bot.converters import FieldName, FieldValue
-from bot.registry import command
+from bot.core.context import CommandContext
+from bot.framework.converters import FieldName, FieldValue
+from bot.framework.registry import command
 
 if TYPE_CHECKING:
-    from bot.profile import ProfileService
+    from bot.profile.service import ProfileService
 
 
 @command(

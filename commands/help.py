@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.errors import UserError
-from bot.parser import ParsedCommand
-from bot.registry import command
+from bot.core.errors import UserError
+from bot.framework.parser import ParsedCommand
+from bot.framework.registry import command
 
 if TYPE_CHECKING:
-    from bot.registry import Registry
+    from bot.framework.registry import Registry
 
 
 @command(

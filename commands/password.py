@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.context import CommandContext
-from bot.registry import command
+from bot.core.context import CommandContext
+from bot.framework.registry import command
 
 if TYPE_CHECKING:
-    from bot.sensitive import SensitiveChanges
+    from bot.flows.sensitive import SensitiveChanges
 
 
 @command(

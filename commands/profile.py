@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.context import CommandContext
-from bot.errors import UserError
-from bot.registry import command
+from bot.core.context import CommandContext
+from bot.core.errors import UserError
+from bot.framework.registry import command
 
 if TYPE_CHECKING:
-    from bot.fields import CustomFieldRule
-    from bot.profile import Profile, ProfileService
+    from bot.core.fields import CustomFieldRule
+    from bot.profile.service import Profile, ProfileService
 
 NOT_SET = "(not set)"
 

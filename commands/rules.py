@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from bot.context import CommandContext
-from bot.errors import UsageError
-from bot.registry import command
+from bot.core.context import CommandContext
+from bot.core.errors import UsageError
+from bot.framework.registry import command
 
 if TYPE_CHECKING:
-    from bot.rules.engine import RuleEngine, RuleView
+    from bot.automation.engine import RuleEngine, RuleView
 
 
 @command(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.context import CommandContext
-from bot.converters import PersonalAccessToken
-from bot.errors import UsageError
-from bot.registry import command
+from bot.core.context import CommandContext
+from bot.core.errors import UsageError
+from bot.framework.converters import PersonalAccessToken
+from bot.framework.registry import command
 
 if TYPE_CHECKING:
-    from bot.tokens import TokenService
+    from bot.profile.tokens import TokenService
 
 # What people wrap a pasted token in: quotes (straight and curly), backticks, the usage's <>.
 WRAPPERS = "\"'\u201c\u201d\u201e\u2018\u2019`<>"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from bot import cli
+from bot.app import cli
 
 SECRET = "S3cr3t-Tok3n_abcdefghijklmnopqrstuvwxyz0123"  # 43 chars: a Meteor secret's shape
 
@@ -97,10 +97,10 @@ def test_check_without_a_key_says_how_to_make_one(tmp_path: Path) -> None:
 
 
 def test_check_notices_a_key_that_cannot_read_the_stored_tokens(tmp_path: Path) -> None:
-    env = {**good_env(), "RCBOT_DB": str(tmp_path / "bot.db")}
+    env = {**good_env(), "RCBOT_DB": str(tmp_path / "bot.storage.backends")}
     store_tokens = (
         "import asyncio, os\n"
-        "from bot.store import Store\n"
+        "from bot.storage.store import Store\n"
         "async def main():\n"
         "    store = await Store.open(os.environ['RCBOT_DB'], secret_key=os.environ['K'])\n"
         "    await store.put_token(user_id='u1', username='alice', token='t' * 43)\n"

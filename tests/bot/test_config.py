@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.config import BotSettings, ConfigError, load_settings
+from bot.app.config import BotSettings, ConfigError, load_settings
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_no_file_is_needed_when_the_environment_gives_everything(
     clean_env.setenv("RCBOT_AUTH_TOKEN", "a-personal-access-token")
     clean_env.setenv("RCBOT_USERNAME", "")  # blank counts as unset, as in docker-compose files
     clean_env.setenv("RCBOT_SECRET_KEY", f"  {key}\n")
-    clean_env.setenv("RCBOT_DB", "/var/lib/rcbot/bot.db")
+    clean_env.setenv("RCBOT_DB", "/var/lib/rcbot/bot.storage.backends")
 
     settings = load_settings()
 
@@ -99,7 +99,7 @@ def test_no_file_is_needed_when_the_environment_gives_everything(
     assert settings.username is None
     assert not settings.uses_password_login
     assert settings.secret_key.get_secret_value() == key
-    assert settings.db == "/var/lib/rcbot/bot.db"
+    assert settings.db == "/var/lib/rcbot/bot.storage.backends"
 
 
 def test_lists_and_tables_come_from_the_environment_in_friendly_forms(

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.context import CommandContext
-from bot.conversation_store import ConversationRecord
-from bot.conversations import (
+from bot.core.clock import ManualClock
+from bot.core.context import CommandContext
+from bot.core.crypto import generate_key
+from bot.core.errors import UsageError, UserError
+from bot.core.message import IncomingMessage, RoomType
+from bot.flows.conversations import (
     END,
     ConversationKey,
     Conversations,
@@ -25,11 +27,7 @@ from bot.conversations import (
     describe_duration,
     is_cancel,
 )
-from bot.crypto import generate_key
-from bot.errors import UsageError, UserError
-from bot.message import IncomingMessage, RoomType
-from bot.parser import parse_command
-from bot.sensitive import (
+from bot.flows.sensitive import (
     EmailAddress,
     NewUsername,
     mask_email,
@@ -37,7 +35,9 @@ from bot.sensitive import (
     policy_summary,
     username_pattern,
 )
-from bot.store import Store
+from bot.framework.parser import parse_command
+from bot.storage.conversations import ConversationRecord
+from bot.storage.store import Store
 
 ALICE_DM = "dm-alice"
 BOB_DM = "dm-bob"
@@ -164,7 +164,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = await Store.open(tmp_path / "bot.db", secret_key=generate_key())
+    store = await Store.open(tmp_path / "bot.storage.backends", secret_key=generate_key())
     rig = Rig(store, ManualClock())
     try:
         yield rig

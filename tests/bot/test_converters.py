@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.converters import (
+from bot.core.errors import UsageError, UserError
+from bot.core.fields import CustomFieldRule, check_custom_field, js_length
+from bot.framework.converters import (
     Bio,
     DisplayName,
     FieldName,
@@ -21,8 +23,6 @@ from bot.converters import (
     StatusText,
     StatusType,
 )
-from bot.errors import UsageError, UserError
-from bot.fields import CustomFieldRule, check_custom_field, js_length
 
 TOKEN = "Ab3_dEf-GhIjKlMnOpQrStUvWxYz0123456789abcde"  # 43 characters, like Random.secret()
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.converters import (
+from bot.core.errors import UsageError, UserError
+from bot.framework.converters import (
     MAX_DURATION,
     MIN_DURATION,
     Duration,
@@ -22,7 +23,6 @@ from bot.converters import (
     parse_clock_time,
     split_expiry,
 )
-from bot.errors import UsageError, UserError
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

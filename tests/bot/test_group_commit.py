@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.crypto import generate_key
-from bot.db import Connection, Database
-from bot.db.group_commit import GroupCommit
-from bot.store import Store
+from bot.core.crypto import generate_key
+from bot.storage.backends import Connection, Database
+from bot.storage.group_commit import GroupCommit
+from bot.storage.store import Store
 
 
 class CountingDatabase:

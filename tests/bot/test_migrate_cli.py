@@ -14,12 +14,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot import cli
-from bot.crypto import generate_key
-from bot.db import is_postgres_url, open_database
-from bot.db.base import Dialect
-from bot.db.schema import MIGRATIONS, SCHEMA_VERSION, pending_versions, statements
-from bot.store import Store
+from bot.app import cli
+from bot.core.crypto import generate_key
+from bot.storage.backends import is_postgres_url, open_database
+from bot.storage.base import Dialect
+from bot.storage.schema import MIGRATIONS, SCHEMA_VERSION, pending_versions, statements
+from bot.storage.store import Store
 
 OLD_VERSION = 4  # handled messages, before replicas
 PASSWORD = "SeCrEt"
@@ -325,9 +325,9 @@ async def test_migrate_without_db_or_settings_names_what_is_missing(
     tmp_path: Path,
 ) -> None:
     monkeypatch.delenv("RCBOT_SERVER_URL")
-    monkeypatch.setenv("RCBOT_DB", str(tmp_path / "bot.db"))
+    monkeypatch.setenv("RCBOT_DB", str(tmp_path / "bot.storage.backends"))
 
     assert await rcbot("migrate") == 2
 
     assert "server_url (RCBOT_SERVER_URL): is required" in capsys.readouterr().err
-    assert not (tmp_path / "bot.db").exists()
+    assert not (tmp_path / "bot.storage.backends").exists()

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.errors import UsageError
-from bot.parser import (
+from bot.core.errors import UsageError
+from bot.framework.parser import (
     NAME_PATTERN,
     WHITESPACE,
     ParsedCommand,

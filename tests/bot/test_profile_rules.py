@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.context import CommandContext
-from bot.converters import StatusType
-from bot.errors import (
+from bot.core.context import CommandContext
+from bot.core.errors import (
     AuthError,
     RateLimited,
     ServerError,
@@ -24,7 +23,7 @@ from bot.errors import (
     UsageError,
     UserError,
 )
-from bot.fields import (
+from bot.core.fields import (
     CustomFieldRule,
     CustomFieldsBroken,
     check_display_name,
@@ -32,13 +31,14 @@ from bot.fields import (
     other_field_problems,
     parse_custom_field_rules,
 )
-from bot.message import IncomingMessage, RoomType
-from bot.parser import parse_command
-from bot.profile import Profile, ProfileService, explain_rejection
-from bot.registry import Registry
-from bot.rest import Credentials
-from bot.store import DelegatedToken
-from bot.tokens import NoTokenError, TokenRejected, TokenService
+from bot.core.message import IncomingMessage, RoomType
+from bot.framework.converters import StatusType
+from bot.framework.parser import parse_command
+from bot.framework.registry import Registry
+from bot.profile.service import Profile, ProfileService, explain_rejection
+from bot.profile.tokens import NoTokenError, TokenRejected, TokenService
+from bot.rocketchat.rest import Credentials
+from bot.storage.store import DelegatedToken
 from commands.profile import format_profile
 
 TOKEN = "Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg"

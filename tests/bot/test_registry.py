@@ -17,13 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import registry as registry_module
-from bot.context import CommandContext
-from bot.converters import Nickname, StatusType
-from bot.errors import AuthError, RateLimited, ServerError, UsageError, UserError
-from bot.message import IncomingMessage, RoomType
-from bot.parser import ParsedCommand, parse_command
-from bot.registry import (
+from bot.core.context import CommandContext
+from bot.core.errors import AuthError, RateLimited, ServerError, UsageError, UserError
+from bot.core.message import IncomingMessage, RoomType
+from bot.framework import registry as registry_module
+from bot.framework.converters import Nickname, StatusType
+from bot.framework.parser import ParsedCommand, parse_command
+from bot.framework.registry import (
     CommandSpec,
     Registry,
     RegistryError,
@@ -87,7 +87,7 @@ def make_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
 
 
 GOOD = """
-    from bot.registry import command
+    from bot.framework.registry import command
 
     @command("{name}", help="A test command.")
     async def handler(ctx, /) -> str:
@@ -128,7 +128,7 @@ def test_a_module_that_fails_to_import_stops_start_up_naming_it(make_package: An
 
 def test_a_bad_declaration_stops_start_up_naming_the_module(make_package: Any) -> None:
     source = """
-        from bot.registry import command
+        from bot.framework.registry import command
 
         @command("bad", help="x")
         def handler(ctx, /) -> str:
@@ -631,7 +631,7 @@ async def test_wrong_token_calls_never_repeat_the_token(
 
 def test_loading_the_commands_imports_no_transport_or_storage_library() -> None:
     code = (
-        "import sys; from bot.registry import Registry; Registry.load(); "
+        "import sys; from bot.framework.registry import Registry; Registry.load(); "
         "print(sorted(m for m in ('aiohttp', 'rocketchat_async', 'sqlite3', 'asyncpg') "
         "if m in sys.modules))"
     )

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.errors import (
+from bot.core.errors import (
     AuthError,
     RateLimited,
     ServerError,
     TwoFactorInvalid,
     TwoFactorRequired,
 )
-from bot.rest import Credentials, RestClient, SecondFactor, error_for
+from bot.rocketchat.rest import Credentials, RestClient, SecondFactor, error_for
 from tests.conftest import ADMIN
 
 NOW = 1_800_000_000.0  # the fake wall clock, in seconds

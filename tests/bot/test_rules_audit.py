@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditLog
-from bot.automation_store import AutomationStore
-from bot.clock import ManualClock
-from bot.converters import Expiry, StatusType
-from bot.crypto import generate_key
-from bot.profile import Account, Bookkeeping, Cause, ProfileService
-from bot.reverts import RevertBook
-from bot.store import Store
+from bot.core.clock import ManualClock
+from bot.core.crypto import generate_key
+from bot.framework.converters import Expiry, StatusType
+from bot.profile.audit import AuditLog
+from bot.profile.reverts import RevertBook
+from bot.profile.service import Account, Bookkeeping, Cause, ProfileService
+from bot.storage.automation import AutomationStore
+from bot.storage.store import Store
 from tests.bot.test_profile_rules import TOKEN, FakeRest, FakeStore, context
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ class Books:
 
 @pytest.fixture
 async def books(tmp_path: Path) -> AsyncIterator[Books]:
-    path = tmp_path / "bot.db"
+    path = tmp_path / "bot.storage.backends"
     store = await Store.open(path, secret_key=generate_key())
     tokens = FakeStore()
     await tokens.put_token(user_id="u1", username="alice", token=TOKEN)

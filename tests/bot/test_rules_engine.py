@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.automation_store import AutomationStore
-from bot.clock import ManualClock
-from bot.crypto import generate_key
-from bot.errors import UserError
-from bot.profile import Account, Cause, ProfileRefused
-from bot.rules.engine import RuleEngine, retry_delay
-from bot.rules.model import parse_rules
-from bot.rules.schedule import FireRule, Job, RetryRule
-from bot.store import Store
-from bot.tokens import NoTokenError, TokenRejected
+from bot.automation.engine import RuleEngine, retry_delay
+from bot.automation.model import parse_rules
+from bot.automation.schedule import FireRule, Job, RetryRule
+from bot.core.clock import ManualClock
+from bot.core.crypto import generate_key
+from bot.core.errors import UserError
+from bot.profile.service import Account, Cause, ProfileRefused
+from bot.profile.tokens import NoTokenError, TokenRejected
+from bot.storage.automation import AutomationStore
+from bot.storage.store import Store
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TOKEN = "Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg"
@@ -98,7 +98,7 @@ class Harness:
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    store = await Store.open(tmp_path / "bot.db", secret_key=generate_key())
+    store = await Store.open(tmp_path / "bot.storage.backends", secret_key=generate_key())
     for user_id, username in USERS.items():
         await store.put_token(user_id=user_id, username=username, token=TOKEN)
     automation = AutomationStore(store)

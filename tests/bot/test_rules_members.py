@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.clock import ManualClock
-from bot.errors import AuthError, ServerError
-from bot.rest import Credentials
-from bot.rules.members import RoomDirectory
+from bot.automation.members import RoomDirectory
+from bot.core.clock import ManualClock
+from bot.core.errors import AuthError, ServerError
+from bot.rocketchat.rest import Credentials
 from tests.bot.test_profile_rules import OTHER_TOKEN, TOKEN, FakeStore
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -13,10 +13,10 @@ from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import cli
-from bot.config import ConfigError, load_settings
-from bot.converters import StatusType
-from bot.rules.model import Rule, RuleProblems, parse_rules
+from bot.app import cli
+from bot.app.config import ConfigError, load_settings
+from bot.automation.model import Rule, RuleProblems, parse_rules
+from bot.framework.converters import StatusType
 
 
 def rule(**overrides: Any) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clock import ManualClock
-from bot.rules.schedule import FireRule, Job, RevertDue, Scheduler, Timetable
+from bot.automation.schedule import FireRule, Job, RevertDue, Scheduler, Timetable
+from bot.core.clock import ManualClock
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

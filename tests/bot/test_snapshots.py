@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.profile import Profile
-from bot.rest import Credentials
-from bot.snapshots import ProfileSnapshots
+from bot.profile.service import Profile
+from bot.profile.snapshots import ProfileSnapshots
+from bot.rocketchat.rest import Credentials
 
 
 class Ticks:

@@ -15,21 +15,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.automation_store import (
+from bot.core.crypto import generate_key
+from bot.core.message import IncomingMessage, RoomType
+from bot.framework.dispatch import Claim
+from bot.storage.automation import (
     AutomationStore,
     Claims,
     DelegatedUser,
     PendingRevert,
     UndoPoint,
 )
-from bot.conversation_store import ConversationKey, ConversationRecord, ConversationStore
-from bot.crypto import generate_key
-from bot.db import is_postgres_url
-from bot.dispatch import Claim
-from bot.handled import MARK_SLACK_MS, HandledMessages
-from bot.message import IncomingMessage, RoomType
-from bot.replicas import JOIN_BEATS, Replicas, beat_period, preferred
-from bot.store import Store
+from bot.storage.backends import is_postgres_url
+from bot.storage.conversations import ConversationKey, ConversationRecord, ConversationStore
+from bot.storage.handled import MARK_SLACK_MS, HandledMessages
+from bot.storage.replicas import JOIN_BEATS, Replicas, beat_period, preferred
+from bot.storage.store import Store
 
 NOW = 1_800_000_000.0  # epoch seconds
 START = datetime.fromtimestamp(NOW, UTC)

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.config import ConfigError
-from bot.db import is_postgres_url, open_database
-from bot.store import SCHEMA_VERSION, Store
+from bot.app.config import ConfigError
+from bot.storage.backends import is_postgres_url, open_database
+from bot.storage.store import SCHEMA_VERSION, Store
 
 TOKEN = "tK3n_0f-Al1ce-abcdefghijklmnopqrstuvwxyz01234"[:43]
 OTHER_TOKEN = "Bob-token-ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210"[:43]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.automation_store import _TIME_FORMAT, from_text, to_text
+from bot.storage.automation import _TIME_FORMAT, from_text, to_text
 
 zones = st.sampled_from(
     [UTC, timezone(timedelta(0)), timezone(timedelta(hours=5, minutes=30))]

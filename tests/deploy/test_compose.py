@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from bot.config import BotSettings
-from bot.envcheck import unknown_variable_warnings
+from bot.app.config import BotSettings
+from bot.app.envcheck import unknown_variable_warnings
 from sandbox import serve
 from tests.deploy.test_container import free_port, read_image
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import BotSettings, ConfigError, load_settings
-from bot.crypto import generate_key
-from bot.envcheck import unknown_variable_warnings
-from bot.init_config import example_text
+from bot.app.config import BotSettings, ConfigError, load_settings
+from bot.app.envcheck import unknown_variable_warnings
+from bot.app.init_config import example_text
+from bot.core.crypto import generate_key
 
 BASE = {"username": "bot", "password": "pw", "secret_key": generate_key()}
 

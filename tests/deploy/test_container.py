@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import dockerfile
 
-from bot.crypto import generate_key
+from bot.core.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person, create_account
 from tests.conftest import ADMIN, ADMIN_ENV

@@ -24,9 +24,9 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.config import BotSettings
-from bot.doctor import diagnose, exit_status, render
-from bot.doctor_checks import Finding, Outcome, version_finding
+from bot.app.config import BotSettings
+from bot.app.doctor import diagnose, exit_status, render
+from bot.app.doctor_checks import Finding, Outcome, version_finding
 from sandbox.people import Person, create_account
 from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, open_workspace
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.crypto import generate_key
-from bot.logformat import formatter_for
+from bot.app.logformat import formatter_for
+from bot.core.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person, create_account
 from tests.conftest import ADMIN, ADMIN_ENV
@@ -32,7 +32,7 @@ PASSWORD_IN_CONFIG = "configured-secret-pw"
 LOGGING_SCRIPT = textwrap.dedent(
     f"""
     import logging, sys
-    from bot.cli import setup_logging
+    from bot.app.cli import setup_logging
     setup_logging("DEBUG", secrets=[{PASSWORD_IN_CONFIG!r}], log_format=sys.argv[1])
     log = logging.getLogger("bot.test")
     log.info("token {TOKEN} in the message")
@@ -96,7 +96,7 @@ async def test_the_bot_logs_json_lines_without_secrets_while_a_token_is_delegate
             RCBOT_SERVER_URL=url,
             RCBOT_USERNAME=BOT_NAME,
             RCBOT_PASSWORD=BOT_PASSWORD,
-            RCBOT_DB=str(tmp_path / "bot.db"),
+            RCBOT_DB=str(tmp_path / "bot.storage.backends"),
             RCBOT_SECRET_KEY=generate_key(),
             RCBOT_LOG_LEVEL="DEBUG",
             RCBOT_LOG_FORMAT="json",

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.crypto import generate_key
-from bot.init_config import example_text
+from bot.app.init_config import example_text
+from bot.core.crypto import generate_key
 
 ROOT = Path(__file__).resolve().parents[2]
 DEBIAN_APACHE = Path("/usr/share/common-licenses/Apache-2.0")
@@ -42,7 +42,7 @@ def run_python(
     )
 
 
-RCBOT = "import sys; from bot.cli import main; raise SystemExit(main(sys.argv[1:]))"
+RCBOT = "import sys; from bot.app.cli import main; raise SystemExit(main(sys.argv[1:]))"
 
 
 def rcbot_without(module: str) -> str:

@@ -7,7 +7,7 @@ import argparse
 import re
 from pathlib import Path
 
-from bot.cli import build_parser
+from bot.app.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EXIT_CONFIG
+from bot.app.cli import EXIT_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "rcbot.service"

@@ -18,10 +18,10 @@ import aiohttp
 import pyotp
 import pytest
 
-from bot.app import ProfileBot
-from bot.clock import ManualClock
-from bot.config import BotSettings, load_settings
-from bot.crypto import generate_key
+from bot.app.config import BotSettings, load_settings
+from bot.app.runner import ProfileBot
+from bot.core.clock import ManualClock
+from bot.core.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person, create_account
 from tests.conftest import ADMIN, ADMIN_ENV
@@ -89,7 +89,7 @@ async def open_workspace(
         password=BOT_PASSWORD,
         secret_key=generate_key(),
         use_environment=False,
-        **{"db": str(tmp_path / "bot.db"), **settings},
+        **{"db": str(tmp_path / "bot.storage.backends"), **settings},
     )
     return url, admin, bot_settings
 

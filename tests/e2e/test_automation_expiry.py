@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditEntry
+from bot.profile.audit import AuditEntry
 from sandbox.people import Person
 from tests.e2e.conftest import (
     ClockedWorld,

@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.crypto import generate_key
-from bot.demo import run_demo
+from bot.app.demo import run_demo
+from bot.core.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person, create_account
 from tests.conftest import ADMIN, ADMIN_ENV
@@ -26,7 +26,7 @@ async def test_rcbot_run_serves_commands_and_stops_cleanly_on_sigterm(tmp_path: 
             "RCBOT_SERVER_URL": url,
             "RCBOT_USERNAME": BOT_NAME,
             "RCBOT_PASSWORD": BOT_PASSWORD,
-            "RCBOT_DB": str(tmp_path / "bot.db"),
+            "RCBOT_DB": str(tmp_path / "bot.storage.backends"),
             "RCBOT_SECRET_KEY": generate_key(),
             "RCBOT_LOG_LEVEL": "INFO",
         })

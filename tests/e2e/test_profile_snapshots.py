@@ -14,11 +14,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.app import ProfileBot
-from bot.crypto import generate_key
-from bot.profile import ProfileService
-from bot.rest import RestClient
-from bot.store import Store
+from bot.app.runner import ProfileBot
+from bot.core.crypto import generate_key
+from bot.profile.service import ProfileService
+from bot.rocketchat.rest import RestClient
+from bot.storage.store import Store
 from sandbox import serve
 from sandbox.people import Person, create_account
 from tests.e2e.conftest import PASSWORD, ask_bot, delegate, open_workspace
@@ -149,7 +149,7 @@ async def test_commands_in_flight_together_read_the_workspace_settings_once(
     async with AsyncExitStack() as stack:
         url = await stack.enter_async_context(serve("127.0.0.1", 0))
         store = await stack.enter_async_context(
-            await Store.open(tmp_path / "bot.db", secret_key=generate_key())
+            await Store.open(tmp_path / "bot.storage.backends", secret_key=generate_key())
         )
         rest = await stack.enter_async_context(RestClient(url))
         service = ProfileService(store, rest)

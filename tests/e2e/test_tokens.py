@@ -16,7 +16,7 @@ async def test_token_is_stored_encrypted_and_its_message_deleted(world: World) -
     assert "stored" in answer and token not in answer
     history = await alice.rest("GET", "im.history", params={"roomId": room, "count": "100"})
     assert not any(token in str(m.get("msg", "")) for m in history["messages"])
-    raw = b"".join(p.read_bytes() for p in Path(world.bot.settings.db).parent.glob("bot.db*"))
+    raw = b"".join(p.read_bytes() for p in Path(world.bot.settings.db).parent.glob("bot.storage.backends*"))
     assert token.encode() not in raw
     assert "still accepts it" in await ask_bot(alice, "/token status")
 

@@ -23,9 +23,9 @@ from typing import Any, Self
 import aiohttp
 import pytest
 
-from bot.app import ProfileBot
-from bot.config import BotSettings, load_settings
-from bot.crypto import generate_key
+from bot.app.config import BotSettings, load_settings
+from bot.app.runner import ProfileBot
+from bot.core.crypto import generate_key
 from sandbox import faults
 from sandbox.digests import sha256_hex
 from sandbox.people import create_account
@@ -261,7 +261,7 @@ class FaultWorld:
 
     @property
     def db(self) -> Path:
-        return self.tmp_path / "bot.db"
+        return self.tmp_path / "bot.storage.backends"
 
     def settings(self, **overrides: Any) -> BotSettings:
         return load_settings(

@@ -10,15 +10,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.app import reconnect_delay
-from bot.crypto import generate_key
-from bot.dispatch import Claim
-from bot.errors import ServerError
-from bot.handled import MARK_SLACK_MS, HandledMessages
-from bot.message import IncomingMessage, RoomType
-from bot.rest import Credentials, RestClient
-from bot.store import Store
-from bot.transport import server_time
+from bot.app.runner import reconnect_delay
+from bot.core.crypto import generate_key
+from bot.core.errors import ServerError
+from bot.core.message import IncomingMessage, RoomType
+from bot.framework.dispatch import Claim
+from bot.rocketchat.rest import Credentials, RestClient
+from bot.rocketchat.transport import server_time
+from bot.storage.handled import MARK_SLACK_MS, HandledMessages
+from bot.storage.store import Store
 from sandbox import serve
 from tests.conftest import ADMIN_ENV
 
@@ -152,7 +152,7 @@ def test_server_times_from_ddp_and_rest_agree() -> None:
 
 async def test_a_profile_change_is_never_repeated_by_the_rest_client() -> None:
     """A 5xx may come from a proxy while Rocket.Chat goes on with the request, so the client
-    sends a change once and says its outcome is unknown; bot.profile reads back before it sends
+    sends a change once and says its outcome is unknown; bot.profile.service reads back before it sends
     anything again (tests/faults/test_late_requests.py). Reads are still retried."""
     sent: list[dict[str, object]] = []
 

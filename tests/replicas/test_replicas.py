@@ -21,8 +21,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.automation_store import to_text
-from bot.replicas import JOIN_BEATS, beat_period
+from bot.storage.automation import to_text
+from bot.storage.replicas import JOIN_BEATS, beat_period
 from tests.e2e.conftest import PASSWORD
 from tests.faults.conftest import BotProcess, FaultWorld, Talker, count, settle
 

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import ConfigError
-from bot.crypto import generate_key
-from bot.health import HealthServer
+from bot.app.config import ConfigError
+from bot.app.health import HealthServer
+from bot.core.crypto import generate_key
 from sandbox.people import Person
 from tests.e2e.conftest import PASSWORD, ask_bot, open_workspace
 from tests.security.conftest import (
@@ -115,7 +115,7 @@ async def test_rcbot_run_serves_health_and_metrics_on_the_configured_port(tmp_pa
         url, admin, _ = await open_workspace(sandbox, tmp_path, {})
         await new_user(admin, "alice")
         environ = bot_environment(
-            url, tmp_path / "bot.db", generate_key(), RCBOT_HEALTH_PORT=str(port)
+            url, tmp_path / "bot.storage.backends", generate_key(), RCBOT_HEALTH_PORT=str(port)
         )
         bot = await outer.enter_async_context(bot_process(environ, tmp_path))
         await bot.wait_for_log("ready: listening")

@@ -23,14 +23,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot import converters, sensitive
-from bot.converters import Expiry, StatusLine, StatusType
-from bot.errors import UserError
-from bot.fields import NAME_FORBIDDEN, check_display_name, js_length
-from bot.flood import FloodGate, readable_head, screen_text
-from bot.message import reply_id
-from bot.parser import parse_command
-from bot.registry import Registry
+from bot.core.errors import UserError
+from bot.core.fields import NAME_FORBIDDEN, check_display_name, js_length
+from bot.core.message import reply_id
+from bot.flows import sensitive
+from bot.framework import converters
+from bot.framework.converters import Expiry, StatusLine, StatusType
+from bot.framework.flood import FloodGate, readable_head, screen_text
+from bot.framework.parser import parse_command
+from bot.framework.registry import Registry
 from sandbox.people import Person
 from tests.e2e.conftest import BOT_NAME, delegate
 from tests.security.conftest import (
@@ -333,7 +334,7 @@ async def said_and_answered(
     bot said.
 
     The answer awaited is the one to this `/cancel` (its id derives from the message's, see
-    bot.message.reply_id): a fuzzed text may be answered like a cancel too ("cancel" said
+    bot.core.message.reply_id): a fuzzed text may be answered like a cancel too ("cancel" said
     plainly in the DM), and that answer's twin must not end the next example early."""
     assert world.proxy is not None
     dm = await alice.direct_room(BOT_NAME)

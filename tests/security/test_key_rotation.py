@@ -15,9 +15,9 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from bot.config import ConfigError
-from bot.crypto import generate_key
-from bot.store import Store
+from bot.app.config import ConfigError
+from bot.core.crypto import generate_key
+from bot.storage.store import Store
 from sandbox.people import Person
 from tests.e2e.conftest import BOT_PASSWORD, ClockedWorld, ask_bot
 from tests.security.conftest import bot_environment, bot_process, security_world

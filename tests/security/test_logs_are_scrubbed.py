@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import scrub, scrub_frame_dump
-from bot.crypto import generate_key
+from bot.app.cli import scrub, scrub_frame_dump
+from bot.core.crypto import generate_key
 from sandbox.digests import sha256_hex
 from sandbox.people import Person
 from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, PASSWORD, ask_bot, open_workspace
@@ -48,7 +48,7 @@ async def test_a_debug_run_through_delegation_and_a_password_change_logs_no_secr
             bot_id = bot_account.user_id
         environ = bot_environment(
             url,
-            tmp_path / "bot.db",
+            tmp_path / "bot.storage.backends",
             secret_key,
             RCBOT_LOG_LEVEL="DEBUG",
             RCBOT_USERNAME="",

@@ -1,5 +1,5 @@
 """Admin-written regular expressions cannot freeze the bot: a message rule's pattern is searched
-off the event loop with a time bound (bot.rules.patterns), and `rcbot check` warns about
+off the event loop with a time bound (bot.automation.patterns), and `rcbot check` warns about
 patterns that backtrack catastrophically."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_rcbot_check_warns_about_catastrophic_patterns(tmp_path: Path) -> None:
         'username = "profilebot"',
         'password = "bot-pass-123"',
         f'secret_key = "{Fernet.generate_key().decode()}"',
-        f'db = "{tmp_path / "bot.db"}"',
+        f'db = "{tmp_path / "bot.storage.backends"}"',
     ]
     for rule in RULES:
         trigger = rule["trigger"]

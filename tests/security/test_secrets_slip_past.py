@@ -1,5 +1,5 @@
 """Secrets that slip past the filters: a token or a password answer is deleted wherever it was
-sent, however it was dressed up, and whatever else is wrong with the message (bot.leaks).
+sent, however it was dressed up, and whatever else is wrong with the message (bot.flows.leaks).
 
 Each test sends the secret over the realtime API as a person would, then reads the room's
 history over REST to see that the message is gone, and what the bot told its sender.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.health import HealthServer
+from bot.app.health import HealthServer
 from tests.e2e.conftest import ask_bot, delegate
 from tests.security.conftest import security_world
 from tests.security.test_health import fetch, samples, value

@@ -1,0 +1,199 @@
+"""`rcbot demo`: the sandbox, the bot and a scripted user, with the conversation printed.
+
+Nothing to configure and no server needed: the sandbox runs in-process on a free loopback port,
+the bot connects to it over real sockets exactly as it would to Rocket.Chat, and Alice delegates a
+token and uses each command. Every step checks what it should have done; the exit status is 0
+only when all of them did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.app.config import load_settings
+from bot.app.runner import ProfileBot
+from bot.core.crypto import generate_key
+from sandbox import serve
+from sandbox.people import Person, create_account
+
+BOT = ("profilebot", "bot-demo-pass-1")
+ADMIN = ("admin", "admin-demo-pass-1")
+ALICE = ("alice", "Alice-demo-pass-1")
+WORKSPACE = {
+    "ADMIN_USERNAME": ADMIN[0],
+    "ADMIN_PASS": ADMIN[1],
+    "ADMIN_EMAIL": "admin@example.com",
+    # What an admin sets for the bot (README: "Setting up Rocket.Chat").
+    "OVERWRITE_SETTING_Message_AllowUnrecognizedSlashCommand": "true",
+    # Rocket.Chat's REST limiter counts every call from one IP per endpoint (10 a minute by
+    # default); the bot makes all its users' calls from one address, so its admin raises it.
+    "OVERWRITE_SETTING_API_Enable_Rate_Limiter_Limit_Calls_Default": "600",
+    "OVERWRITE_SETTING_Accounts_CustomFields": (
+        '{"location": {"type": "text", "required": false, "maxLength": 50}}'
+    ),
+}
+PROFILE_FIELDS = ("name", "username", "status", "statusText", "nickname", "bio", "customFields")
+
+
+@dataclass
+class Script:
+    """Prints the conversation and keeps score of the checks."""
+
+    out: Callable[[str], None] = print
+    failures: list[str] = field(default_factory=list)
+
+    def line(self, room: str, who: str, text: str) -> None:
+        for number, part in enumerate(text.splitlines() or [""]):
+            lead = f"{room:>10}  {who + ':':<12}" if number == 0 else " " * 24
+            self.out(f"{lead}{part}")
+
+    def check(self, what: str, ok: bool) -> None:
+        self.out(f"{'':>10}  {'✔' if ok else '✘'} {what}")
+        if not ok:
+            self.failures.append(what)
+
+
+def show_profile(script: Script, title: str, profile: dict[str, Any]) -> None:
+    script.out(f"\n{title}:")
+    for key in PROFILE_FIELDS:
+        script.out(f"  {key:<12} {profile.get(key, '')!r}")
+
+
+async def run_demo(out: Callable[[str], None] = print) -> int:
+    """Play the scripted conversation; 0 when every step did what it should."""
+    script = Script(out)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with tempfile.TemporaryDirectory(prefix="rcbot-demo-") as workdir:
+        async with AsyncExitStack() as stack:
+            url = await stack.enter_async_context(serve("127.0.0.1", 0, environ=WORKSPACE))
+            script.out(f"sandbox running at {url}")
+            admin = await stack.enter_async_context(Person(url, *ADMIN))
+            for (username, password), roles in ((BOT, ["bot"]), (ALICE, ["user"])):
+                await create_account(admin, username, password, roles=roles)
+            settings = load_settings(
+                server_url=url,
+                username=BOT[0],
+                password=BOT[1],
+                db=str(Path(workdir) / "bot.storage.backends"),
+                secret_key=generate_key(),
+                use_environment=False,
+            )
+            bot = await stack.enter_async_context(ProfileBot(settings))
+            bot.start()
+            alice = await stack.enter_async_context(Person(url, *ALICE))
+            before = await alice.profile()
+            show_profile(script, "Alice's profile before", before)
+            script.out("\nThe conversation:")
+            await play(script, alice)
+            after = await alice.profile()
+            show_profile(script, "Alice's profile after", after)
+    if script.failures:
+        script.out(f"\n{len(script.failures)} step(s) failed: " + "; ".join(script.failures))
+        return 1
+    script.out("\nEvery step did what it should.")
+    return 0
+
+
+async def play(script: Script, alice: Person) -> None:
+    """Alice's side of the conversation, each step checked against the server."""
+
+    async def dm(text: str, shown: str | None = None) -> str:
+        script.line("DM", "alice", shown or text)
+        answer = str((await alice.ask(BOT[0], text))["msg"])
+        script.line("DM", BOT[0], answer)
+        return answer
+
+    async def changed(field_name: str, expected: Any) -> None:
+        value = (await alice.profile()).get(field_name)
+        script.check(f"{field_name} is now {expected!r}", value == expected)
+
+    answer = await dm("/status away")
+    script.check("without a token the bot explains how to give one", "/token set" in answer)
+
+    token = await alice.create_personal_access_token("profile-bot")
+    dm_room = await alice.direct_room(BOT[0])
+    answer = await dm(f"/token set {token}", shown="/token set <her personal access token>")
+    script.check("the bot accepted the token", "stored" in answer.lower())
+    script.check("the bot never repeats the token", token not in answer)
+    await _message_deleted(script, alice, dm_room, token)
+
+    steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+        ("/status away At lunch", lambda: changed("statusText", "At lunch")),
+        ("/bio Curious about rabbit holes", lambda: changed("bio", "Curious about rabbit holes")),
+        ("/nick Ali", lambda: changed("nickname", "Ali")),
+        ('/name "Alice Liddell"', lambda: changed("name", "Alice Liddell")),
+        (
+            "/field location Wonderland",
+            lambda: _custom_field(script, alice, "location", "Wonderland"),
+        ),
+        ("/nick clear", lambda: _cleared(script, alice, "nickname")),
+    ]
+    for text, check in steps:
+        await dm(text)
+        await check()
+
+    answer = await dm("/bio " + "x" * 300)
+    script.check("a bio over 260 characters is refused with the limit", "260" in answer)
+    answer = await dm("/stauts busy")
+    script.check("a typo gets a suggestion", "/status" in answer)
+
+    await _room_command(script, alice, "!status busy Deep work")
+    await changed("statusText", "Deep work")
+
+    answer = await dm("/profile")
+    script.check("/profile shows the status text", "Deep work" in answer)
+    answer = await dm("/help")
+    script.check(
+        "/help lists the commands", all(name in answer for name in ("status", "bio", "nick"))
+    )
+
+
+async def _message_deleted(script: Script, alice: Person, room_id: str, token: str) -> None:
+    """The DM carrying the token is gone from the room's history."""
+    history = await alice.rest("GET", "im.history", params={"roomId": room_id, "count": "50"})
+    texts = [str(m.get("msg", "")) for m in history["messages"]]
+    script.check("the message with the token was deleted", not any(token in t for t in texts))
+
+
+async def _cleared(script: Script, alice: Person, field_name: str) -> None:
+    value = (await alice.profile()).get(field_name)
+    script.check(f"{field_name} is now empty", not value)
+
+
+async def _custom_field(script: Script, alice: Person, name: str, value: str) -> None:
+    fields = (await alice.profile()).get("customFields") or {}
+    script.check(f"custom field {name} is now {value!r}", fields.get(name) == value)
+
+
+async def _room_command(script: Script, alice: Person, text: str) -> None:
+    """A command in #general gets a reaction there and the details in the DM."""
+    dm_room = await alice.direct_room(BOT[0])
+    mark = alice.heard_count
+    script.line("#general", "alice", text)
+    message_id = await alice.say("GENERAL", text)
+    reacted = await alice.hear(
+        lambda m: m["_id"] == message_id and bool(m.get("reactions")), after=mark
+    )
+    script.line("#general", BOT[0], f"(reacts {' '.join(reacted['reactions'])})")
+    script.check("the room command got a check mark", ":white_check_mark:" in reacted["reactions"])
+    answer = await alice.hear(
+        lambda m: m["rid"] == dm_room and m["u"]["username"] == BOT[0], after=mark
+    )
+    script.line("DM", BOT[0], str(answer["msg"]))
+
+
+def main() -> int:
+    """Entry point for `python -m bot.app.demo`."""
+    return asyncio.run(run_demo())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

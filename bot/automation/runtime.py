@@ -1,0 +1,197 @@
+"""Team automation wired for ProfileBot: one object to build, start and stop.
+
+`Automation` owns the bookkeeping ProfileService records into (audit trail, undo points, pending
+reverts), the scheduler, the rule engine (also the message hook) and the services commands ask
+for by name (`profile`, `audit`, `rules`). `start()` loads the stored reverts (those that fell
+due while the bot was down run at once) and arms the schedule rules; `stop()` ends the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.automation.engine import RuleEngine, retry_delay
+from bot.automation.members import RoomDirectory
+from bot.automation.schedule import FireRule, Job, RetryRule, RevertDue, Scheduler
+from bot.core.clock import Clock
+from bot.core.errors import ServerError, UserError
+from bot.profile.audit import AuditLog
+from bot.profile.reverts import RevertBook
+from bot.profile.service import Bookkeeping, ProfileRefused, ProfileService
+from bot.profile.tokens import NoTokenError, TokenRejected
+from bot.storage.automation import AutomationStore, Claims
+
+if TYPE_CHECKING:
+    from bot.app.config import BotSettings
+    from bot.rocketchat.rest import RestClient
+    from bot.storage.replicas import Replicas
+    from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_REVERT_ATTEMPTS = 5
+SCHEDULER_LEASE = "scheduler"
+
+
+class Automation:
+    """Expiring changes, rules, undo and the audit trail, ready to plug into ProfileBot."""
+
+    def __init__(
+        self,
+        store: Store,
+        rest: RestClient,
+        settings: BotSettings,
+        *,
+        clock: Clock,
+        tell: Callable[[str, str], Awaitable[None]] | None = None,
+        replicas: Replicas | None = None,
+    ) -> None:
+        prefix = settings.prefixes[0]
+        self.clock = clock
+        self.store = AutomationStore(store)
+        self.replicas = replicas
+        self.claims = Claims(
+            store, owner=replicas.id if replicas else "local", lease=settings.replica_lease
+        )
+        self.leading = False
+        self._known_reverts: dict[tuple[str, str], datetime] = {}
+        self.audit = AuditLog(self.store, clock)
+        self.reverts = RevertBook(self.store)
+        self.profile = ProfileService(
+            store,
+            rest,
+            settings,
+            bookkeeping=Bookkeeping(audit=self.audit, store=self.store, reverts=self.reverts),
+            wall_clock=clock,
+        )
+        self.scheduler = Scheduler(clock, self._run)
+        self.engine = RuleEngine(
+            settings.rules,
+            profile=self.profile,
+            store=self.store,
+            members=RoomDirectory(rest, settings, store, clock),
+            schedule=self.scheduler.at,
+            clock=clock,
+            default_zone=settings.timezone,
+            notify=tell,
+            prefix=prefix,
+            claims=self.claims,
+        )
+        self.reverts.subscribe(
+            lambda user_id, group, due: self.scheduler.at(due, RevertDue(user_id, group))
+        )
+
+    @property
+    def services(self) -> dict[str, Any]:
+        """What commands can ask for by parameter name."""
+        return {"profile": self.profile, "audit": self.audit, "rules": self.engine}
+
+    @property
+    def hook(self) -> RuleEngine:
+        """The dispatcher hook for message triggers."""
+        return self.engine
+
+    async def start(self) -> None:
+        """Start the scheduler: at once with one process; with replicas, `lead()` starts it on
+        the replica that holds the scheduler lease."""
+        if self.replicas is None:
+            await self._begin()
+        else:
+            await self.lead()
+
+    async def lead(self) -> None:
+        """With replicas, every heartbeat: take or renew the scheduler lease; start or stop
+        the scheduler to match, and, while leading, pick up reverts other replicas stored."""
+        if self.replicas is None:
+            return
+        holds = await self.replicas.acquire(SCHEDULER_LEASE)
+        if holds and not self.leading:
+            log.info("this replica (%s) now runs the scheduler", self.replicas.id)
+            self.leading = True
+            await self._begin()
+        elif not holds and self.leading:
+            log.warning("this replica lost the scheduler lease; stopping its scheduler")
+            await self._end()
+        if self.leading:
+            await self.claims.renew()
+            await self._pick_up_reverts()
+
+    async def _pick_up_reverts(self) -> None:
+        horizon = self.clock.now() + timedelta(seconds=self.claims.lease)
+        for user_id, group, due in await self.claims.reverts_due_by(horizon):
+            if self._known_reverts.get((user_id, group)) != due:
+                self._known_reverts[(user_id, group)] = due
+                self.scheduler.at(due, RevertDue(user_id, group))
+
+    async def _end(self) -> None:
+        self.leading = False
+        await self.scheduler.stop()
+        self.scheduler.clear()
+        self._known_reverts.clear()
+
+    async def _begin(self) -> None:
+        """Schedule the stored reverts and the schedule rules, and start the scheduler."""
+        pending = await self.reverts.pending()
+        for user_id, group, due in pending:
+            self.scheduler.at(due, RevertDue(user_id, group))
+        overdue = sum(1 for *_, due in pending if due <= self.clock.now())
+        if overdue:
+            log.info("%d pending revert(s) fell due while the bot was down; applying", overdue)
+        self.engine.arm()
+        self.scheduler.start()
+        for rule, due in await self.claims.abandoned_firings():
+            log.info("finishing rule %s (due %s), left unfinished by a stopped replica", rule, due)
+            self.scheduler.at(self.clock.now(), FireRule(rule, due, rearm=False))
+
+    async def stop(self) -> None:
+        """Stop the scheduler (pending reverts stay stored for the next start) and, with
+        replicas, hand the scheduler lease on at once."""
+        await self.scheduler.stop()
+        if self.replicas is not None and self.leading:
+            self.leading = False
+            await self.replicas.release(SCHEDULER_LEASE)
+
+    async def _run(self, job: Job) -> None:
+        if isinstance(job, FireRule):
+            await self.engine.fire(job.rule, job.due, rearm=job.rearm)
+        elif isinstance(job, RetryRule):
+            await self.engine.retry(job)
+        else:
+            await self._revert(job)
+
+    async def _revert(self, job: RevertDue) -> None:
+        pending = await self.reverts.get(job.user_id, job.group)
+        if pending is None or pending.due_at > self.clock.now():
+            return  # cancelled, or moved to later (its own entry is in the heap)
+        if not await self.claims.revert(job.user_id, job.group, pending.due_at):
+            return  # another replica is putting it back
+        try:
+            await self.profile.revert(pending)
+            return
+        except NoTokenError:
+            error: Exception = UserError("you removed your token, so I can't act for you.")
+            retryable = False
+        except ProfileRefused as exc:
+            error, retryable = exc, exc.retryable
+        except UserError as exc:  # a rejected token may be replaced; other refusals stay
+            error, retryable = exc, isinstance(exc, TokenRejected)
+        except ServerError as exc:
+            error, retryable = exc, True
+        if retryable and job.attempt < MAX_REVERT_ATTEMPTS:
+            hint = float(getattr(error, "retry_after", 0) or 0)
+            when = self.clock.now() + retry_delay(job.attempt, hint=hint)
+            self.scheduler.at(when, RevertDue(job.user_id, job.group, job.attempt + 1))
+            log.info("revert of %s for %s failed; trying again later", job.group, job.user_id)
+            return
+        await self.reverts.cancel(job.user_id, [job.group])
+        log.warning("gave up putting back the %s of %s", job.group, job.user_id)
+        values = ", ".join(f"{k.replace('_', ' ')} “{v}”" for k, v in pending.restore.items())
+        reason = str(error) if isinstance(error, UserError) else "Rocket.Chat kept failing."
+        await self.engine.tell(
+            pending.username,
+            f"I could not put back your {job.group} ({values}) when it expired: {reason} "
+            "Please set it yourself.",
+        )
