@@ -262,7 +262,9 @@ async def info(req: ApiRequest) -> dict[str, Any]:
         or (kind == "importId" and value in (req.user.get("importIds") or []))
     )
     if kind == "importId":  # Users.findOneByImportId
-        found = next((u for u in state.users.values() if value in (u.get("importIds") or [])), None)
+        found = next(
+            (u for u in state.users.values() if value in (u.get("importIds") or [])), None
+        )
     else:
         found = state.users.get(value) or next(
             (u for u in state.users.values() if u.get("username") == value), None
