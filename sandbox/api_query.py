@@ -225,10 +225,16 @@ def matching(documents: Iterable[dict[str, Any]], query: dict[str, Any]) -> list
     if not query:
         return list(documents)
     matcher = _MongoQuery(_compile_regexes(query))
-    try:
-        return [doc for doc in documents if matcher.match(doc)]
-    except QueryError as exc:
-        raise MeteorError("error-invalid-query", str(exc)) from None
+    found = []
+    for doc in documents:
+        try:
+            if matcher.match(doc):
+                found.append(doc)
+        except TypeError:  # comparing across types: Mongo simply does not match
+            continue
+        except (QueryError, NotImplementedError):  # an operator Mongo would refuse or not know
+            raise MeteorError("error-invalid-query", f"Invalid query: {query}") from None
+    return found
 
 
 _TYPE_ORDER = {type(None): 0, int: 1, float: 1, str: 2, dict: 3, list: 4, bool: 5, datetime: 6}
