@@ -244,6 +244,8 @@ def forbidden(message: str = "unauthorized") -> web.Response:
 async def _read_body(http: web.Request) -> Any:
     if http.method in ("GET", "HEAD", "DELETE"):
         return {}
+    if http.content_type == "multipart/form-data":
+        return {}  # no bodyParams: the route reads its files itself (getUploadFormData)
     raw = await http.read()
     if not raw:
         return {}

@@ -80,9 +80,10 @@ class Failure(Exception):
 
 
 class RawResponse(Exception):
-    """A route answering with its own status and body (REST `login` failures, 500s)."""
+    """A route answering with its own status and body (REST `login` failures, 500s, the 307
+    of users.getAvatar whose body is a bare URL string)."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, status: int, body: Any) -> None:
         self.status = status
         self.body = body
         super().__init__(f"{status}: {body}")

@@ -37,20 +37,12 @@ from aiohttp import web
 from sandbox import ddp_methods
 from sandbox.api import json_response
 from sandbox.errors import MeteorError
+from sandbox.ratelimit import METHOD_LIMIT_TEXT, REST_LIMIT_TEXT
 from sandbox.state import SandboxState, to_ms
 
 RUNTIME_KEY = "faults"
 RATE_LIMIT_ERRORS = frozenset({"too-many-requests", "error-too-many-requests"})
 _REST_PREFIX = "/api/v1/"
-# Rocket.Chat's texts (sandbox.ratelimit has the same): REST names the endpoint, DDP does not.
-_REST_LIMIT_TEXT = (
-    "Error, too many requests. Please slow down. You must wait {seconds} seconds before "
-    "trying this endpoint again."
-)
-_DDP_LIMIT_TEXT = (
-    "Error, too many requests. Please slow down. You must wait {seconds} seconds before "
-    "trying again."
-)
 _WRAPPED = "__sandbox_fault_wrapper__"
 
 
@@ -185,7 +177,7 @@ def _rest_answer(state: SandboxState, fault: Fault) -> web.Response:
             "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": str(to_ms(state.clock()) + fault.reset_ms),
         }
-        text = _REST_LIMIT_TEXT.format(seconds=seconds)
+        text = REST_LIMIT_TEXT.format(seconds=seconds)
         return json_response({"success": False, "error": text}, 429, headers)
     if fault.status == 500:
         return json_response({"success": False, "error": "Internal server error"}, 500)
@@ -231,8 +223,11 @@ def _ddp_error(fault: Fault) -> MeteorError:
     assert fault.error is not None
     if fault.error in RATE_LIMIT_ERRORS:
         seconds = max(1, math.ceil(fault.reset_ms / 1000))
-        reason = _DDP_LIMIT_TEXT.format(seconds=seconds)
-        return MeteorError(fault.error, reason, {"timeToReset": fault.reset_ms})
+        reason = METHOD_LIMIT_TEXT.format(seconds=seconds)
+        details: dict[str, Any] = {"timeToReset": fault.reset_ms}
+        if fault.error == "error-too-many-requests":  # limitFunction's error also has `seconds`
+            details["seconds"] = seconds
+        return MeteorError(fault.error, reason, details)
     return MeteorError(fault.error, "Injected failure")
 
 

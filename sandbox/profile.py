@@ -118,12 +118,21 @@ def validate_username(state: SandboxState, username: str) -> bool:
     return compiled.search(username) is not None
 
 
+# checkUsernameAvailability.ts puts these in front of Accounts_BlockedUsernameList, always:
+# they are the @all and @here mentions.
+ALWAYS_BLOCKED_USERNAMES = ("all", "here")
+
+
 def check_username_availability(state: SandboxState, username: str) -> bool:
-    """checkUsernameAvailability.ts: blocked names raise; taken names (any case) are False."""
+    """checkUsernameAvailability.ts: `all`, `here`, Accounts_BlockedUsernameList and (through
+    validateName) Accounts_SystemBlockedUsernameList raise; taken names (any case) are False."""
     configured = str(state.settings.get("Accounts_BlockedUsernameList") or "")
-    blocked = [entry.strip() for entry in configured.split(",")] if configured else []
+    blocked = [*ALWAYS_BLOCKED_USERNAMES, *configured.split(",")]
+    # Each entry becomes /^<escaped entry, trimmed>$/i, tested on the *escaped* name: so an
+    # entry with a dot never matches, as upstream.
     candidate = _js_escape_regexp(username).strip().lower()
-    if any(entry.lower() == candidate for entry in blocked):
+    listed = any(entry.strip().lower() == candidate for entry in blocked)
+    if listed or _system_blocked(state, username):
         raise MeteorError(
             "error-blocked-username",
             f"{_escape_html(username)} is blocked and can't be used!",

@@ -17,11 +17,13 @@ from sandbox.errors import MeteorError
 from sandbox.state import SandboxState, to_ms
 
 TOO_MANY = "error-too-many-requests"
-_REST_MESSAGE = (
+# The REST limiter (api.ts) names the endpoint; Meteor's DDPRateLimiter and Rocket.Chat's
+# RateLimiter.limitFunction (app/lib/server/lib/RateLimiter.js) do not.
+REST_LIMIT_TEXT = (
     "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying "
     "this endpoint again."
 )
-_DDP_MESSAGE = (
+METHOD_LIMIT_TEXT = (
     "Error, too many requests. Please slow down. You must wait {seconds} seconds before trying "
     "again."
 )
@@ -138,7 +140,7 @@ def check_rest(
     if not verdict.allowed:
         raise MeteorError(
             TOO_MANY,
-            _REST_MESSAGE.format(seconds=verdict.seconds),
+            REST_LIMIT_TEXT.format(seconds=verdict.seconds),
             {"timeToReset": verdict.time_to_reset_ms, "seconds": verdict.seconds},
         )
 
@@ -156,7 +158,7 @@ def check_ddp(
     if not verdict.allowed:
         raise MeteorError(
             "too-many-requests",
-            _DDP_MESSAGE.format(seconds=verdict.seconds),
+            METHOD_LIMIT_TEXT.format(seconds=verdict.seconds),
             {"timeToReset": verdict.time_to_reset_ms},
         )
 
@@ -164,13 +166,14 @@ def check_ddp(
 def check_function(state: SandboxState, name: str, key: str, limit: int, interval_ms: int) -> None:
     """`RateLimiter.limitFunction` (setStatusText 5/60 s, setEmail 1/60 s): raise when exceeded.
 
-    The error is `error-too-many-requests`, which REST maps to a 429.
+    The error is `error-too-many-requests` (REST maps it to a 429) with the method text, which
+    does not say "this endpoint".
     """
     verdict = hit(state, "function", name, key, limit, interval_ms)
     if not verdict.allowed:
         raise MeteorError(
             TOO_MANY,
-            _REST_MESSAGE.format(seconds=verdict.seconds),
+            METHOD_LIMIT_TEXT.format(seconds=verdict.seconds),
             {"timeToReset": verdict.time_to_reset_ms, "seconds": verdict.seconds},
         )
 

@@ -11,6 +11,7 @@ too, so that REST endpoints need not import the DDP ones for them.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -266,6 +267,30 @@ def create_room(
     return room
 
 
+def valid_room_name(state: SandboxState, name: str) -> str:
+    """getValidRoomName: UTF8_Channel_Names_Validation, then uniqueness among channels/groups."""
+    pattern = state.settings.get("UTF8_Channel_Names_Validation", "[0-9a-zA-Z-_.]+")
+    try:
+        valid = re.fullmatch(str(pattern), name) is not None
+    except re.error:
+        valid = re.fullmatch("[0-9a-zA-Z-_.]+", name) is not None
+    details = {"function": "RocketChat.getValidRoomName", "channel_name": name}
+    if not valid:
+        raise MeteorError("error-invalid-room-name", f"{name} is not a valid room name.", details)
+    existing = room_by_name(state, name)
+    if existing is not None:
+        if existing.get("archived"):
+            raise MeteorError(
+                "error-archived-duplicate-name",
+                f"There's an archived channel with name {name}",
+                details,
+            )
+        raise MeteorError(
+            "error-duplicate-channel-name", f"A channel with name '{name}' exists", details
+        )
+    return name
+
+
 def create_direct(
     state: SandboxState, members: list[dict[str, Any]], *, creator_id: str | None = None
 ) -> tuple[dict[str, Any], bool]:
@@ -449,6 +474,23 @@ def subscriptions_for(state: SandboxState, user_id: str, updated_at: Any) -> Any
                 {"_id": s["_id"], "_deletedAt": s["_deletedAt"]}
                 for s in trash(state, "subscriptions")
                 if s["_deletedAt"] > updated_at and s.get("u", {}).get("_id") == user_id
+            ],
+        }
+    return mine
+
+
+def rooms_for(state: SandboxState, user_id: str, updated_at: Any) -> Any:
+    """The rooms/get method (shared with REST rooms.get): the user's rooms; with a date,
+    `{update, remove}` of what changed since."""
+    rids = {sub["rid"] for sub in subscriptions_of_user(state, user_id)}
+    mine = [room for rid, room in state.rooms.items() if rid in rids]
+    if isinstance(updated_at, datetime):
+        return {
+            "update": [r for r in mine if r.get("_updatedAt") and r["_updatedAt"] > updated_at],
+            "remove": [
+                {"_id": r["_id"], "_deletedAt": r["_deletedAt"]}
+                for r in trash(state, "rooms")
+                if r["_deletedAt"] > updated_at
             ],
         }
     return mine

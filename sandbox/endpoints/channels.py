@@ -1,5 +1,5 @@
-"""REST channels.* and groups.members (reference §7), and getChannelHistory, which im.history
-shares.
+"""REST channels.history/members/create/invite (reference §7), and what other room routes
+share: getChannelHistory (im.history, groups.history), findChannelByIdOrName, findUsersOfRoom.
 
 Bodies, errors and status codes follow apps/meteor/app/api/server/v1/{channels,groups}.ts and
 the functions they call (findChannelByIdOrName, getChannelHistory, createRoom, addUsersToRoom).
@@ -7,11 +7,10 @@ the functions they call (findChannelByIdOrName, getChannelHistory, createRoom, a
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox import permissions, rooms
+from sandbox import api_query, permissions, rooms
 from sandbox.api import ApiRequest, route, success
 from sandbox.check import Maybe, check
 from sandbox.errors import Failure, MeteorError, RawResponse
@@ -32,40 +31,48 @@ HISTORY_FIELDS = {
 }
 
 
-def _pagination(state: SandboxState, query: dict[str, Any]) -> tuple[int, int]:
-    """getPaginationItems: (offset, count) with API_Default_Count / API_Upper_Count_Limit."""
-    upper = int(state.settings.get("API_Upper_Count_Limit", 100) or 0)
-    upper = upper if upper > 0 else 100
-    default = int(state.settings.get("API_Default_Count", 50) or 0)
-    default = default if default > 0 else 50
-    offset = _parse_int(query.get("offset")) if query.get("offset") else 0
-    count = _parse_int(query["count"]) if query.get("count") is not None else default
-    count = min(count, upper)
-    if count == 0 and not state.settings.get("API_Allow_Infinite_Count", True):
-        count = default
-    return offset, count
-
-
-def _parse_int(value: Any) -> int:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return 0
-
-
 def channel_history(
     state: SandboxState, room: dict[str, Any], user_id: str, query: dict[str, Any]
 ) -> dict[str, Any]:
-    """getChannelHistory for channels.history / im.history; 403 when the room is not readable."""
-    offset, count = _pagination(state, query)
+    """channels.history / im.history: their params, then getChannelHistory; 403 when the room
+    is not readable."""
+    offset, count = api_query.pagination(state, query)
+    result = history_page(
+        state,
+        room,
+        user_id,
+        latest=parse_date(query.get("latest")) if query.get("latest") else None,
+        oldest=parse_date(query.get("oldest")) if query.get("oldest") else None,
+        inclusive=query.get("inclusive") == "true",
+        offset=offset,
+        count=count,
+        unreads=query.get("unreads") == "true",
+        show_thread_messages=query.get("showThreadMessages") == "true",
+    )
+    if result is None:
+        raise RawResponse(403, dict(FORBIDDEN))
+    return result
+
+
+def history_page(
+    state: SandboxState,
+    room: dict[str, Any],
+    user_id: str,
+    *,
+    latest: datetime | None,
+    oldest: datetime | None,
+    inclusive: bool,
+    offset: int,
+    count: int,
+    unreads: bool,
+    show_thread_messages: bool,
+) -> dict[str, Any] | None:
+    """getChannelHistory: `{messages, firstUnread?, unreadNotLoaded?}`, None if not readable."""
     can_read = rooms.can_access_room(state, room, user_id) or (
         room.get("t") == "c" and permissions.has_permission(state, user_id, "preview-c-room")
     )
     if not can_read:
-        raise RawResponse(403, dict(FORBIDDEN))
-    latest = parse_date(query.get("latest")) if query.get("latest") else None
-    oldest = parse_date(query.get("oldest")) if query.get("oldest") else None
-    show_threads = query.get("showThreadMessages") == "true"
+        return None
     records = history.visible_messages(
         state,
         room["_id"],
@@ -73,18 +80,18 @@ def channel_history(
         # in the sandbox is always saved before this request, is not lost to the race.
         latest=latest or now() + timedelta(milliseconds=1),
         oldest=oldest,
-        inclusive=query.get("inclusive") == "true",
-        show_thread_messages=show_threads,
+        inclusive=inclusive,
+        show_thread_messages=show_thread_messages,
     )
     messages = records[offset : offset + count] if count > 0 else records[offset:]
     result: dict[str, Any] = {"messages": messages}
-    if query.get("unreads") == "true":
+    if unreads:
         unread_not_loaded = 0
         if oldest is not None and messages and messages[-1]["ts"] > oldest:
             between = [
                 m
                 for m in history.visible_messages(
-                    state, room["_id"], show_thread_messages=show_threads
+                    state, room["_id"], show_thread_messages=show_thread_messages
                 )
                 if oldest < m["ts"] < messages[-1]["ts"]
             ]
@@ -130,15 +137,11 @@ async def channels_history(req: ApiRequest) -> dict[str, Any]:
 _MEMBER_FIELDS = ("_id", "username", "name", "status", "statusText", "utcOffset")
 
 
-def _members_page(
+def members_page(
     state: SandboxState, room: dict[str, Any], query: dict[str, str]
 ) -> dict[str, Any]:
-    """findUsersOfRoom: active members sorted by username, paged by offset/count."""
-    try:
-        offset = max(0, int(query.get("offset") or 0))
-        count = max(0, int(query.get("count") or 50))
-    except ValueError:
-        raise MeteorError("invalid-params", "must be integer [invalid-params]") from None
+    """findUsersOfRoom: active members sorted by username, paged by getPaginationItems."""
+    offset, count = api_query.pagination(state, query)
     needle = str(query.get("filter") or "").casefold()
     member_ids = {
         sub["u"]["_id"] for sub in state.subscriptions.values() if sub.get("rid") == room["_id"]
@@ -163,57 +166,7 @@ def _members_page(
 async def channels_members(req: ApiRequest) -> dict[str, Any]:
     """channels.members?roomId|roomName&offset&count&filter: the channel's members."""
     room = find_channel(req.state, req.query, checked_archived=False)
-    return success(_members_page(req.state, room, req.query))
-
-
-@route("GET", "groups.members")
-async def groups_members(req: ApiRequest) -> dict[str, Any]:
-    """groups.members?roomId|roomName: only for members of the private group."""
-    state, query = req.state, req.query
-    room = None
-    if query.get("roomId"):
-        room = state.rooms.get(str(query["roomId"]))
-    elif query.get("roomName"):
-        room = rooms.room_by_name(state, str(query["roomName"]))
-    if (
-        room is None
-        or room.get("t") != "p"
-        or state.subscription(room["_id"], req.user_id) is None
-    ):
-        raise MeteorError(
-            "error-room-not-found",
-            'The required "roomId" or "roomName" param provided does not match any group',
-        )
-    return success(_members_page(state, room, query))
-
-
-def _valid_room_name(state: SandboxState, name: str) -> str:
-    """getValidRoomName: the channel-name pattern, then uniqueness."""
-    pattern = state.settings.get("UTF8_Channel_Names_Validation", "[0-9a-zA-Z-_.]+")
-    try:
-        valid = re.fullmatch(str(pattern), name) is not None
-    except re.error:
-        valid = re.fullmatch("[0-9a-zA-Z-_.]+", name) is not None
-    if not valid:
-        raise MeteorError(
-            "error-invalid-room-name",
-            f"{name} is not a valid room name.",
-            {"function": "RocketChat.getValidRoomName", "channel_name": name},
-        )
-    existing = rooms.room_by_name(state, name)
-    if existing is not None:
-        if existing.get("archived"):
-            raise MeteorError(
-                "error-archived-duplicate-name",
-                f"There's an archived channel with name {name}",
-                {"function": "RocketChat.getValidRoomName", "channel_name": name},
-            )
-        raise MeteorError(
-            "error-duplicate-channel-name",
-            f"A channel with name '{name}' exists",
-            {"function": "RocketChat.getValidRoomName", "channel_name": name},
-        )
-    return name
+    return success(members_page(req.state, room, req.query))
 
 
 @route("POST", "channels.create")
@@ -237,7 +190,7 @@ async def channels_create(req: ApiRequest) -> dict[str, Any]:
     extra = dict(body.get("extraData") or {}) if isinstance(body.get("extraData"), dict) else {}
     if isinstance(body.get("customFields"), dict):
         extra = {"customFields": body["customFields"], **extra}
-    valid = _valid_room_name(state, name.strip())
+    valid = rooms.valid_room_name(state, name.strip())
     room = rooms.create_room(
         state,
         "c",
@@ -249,12 +202,7 @@ async def channels_create(req: ApiRequest) -> dict[str, Any]:
         exclude_self=bool(body.get("excludeSelf")),
         fname=name,
     )
-    return success({"channel": _public_room(room)})
-
-
-def _public_room(room: dict[str, Any]) -> dict[str, Any]:
-    """API.v1.defaultFieldsToExclude: no joinCode, members, importIds, e2e."""
-    return {k: v for k, v in room.items() if k not in ("joinCode", "members", "importIds", "e2e")}
+    return success({"channel": api_query.without_excluded(room)})
 
 
 def user_list_from_params(state: SandboxState, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -290,7 +238,7 @@ async def channels_invite(req: ApiRequest) -> dict[str, Any]:
             "invalid-user-invite-list", error_type="Cannot invite if no users are provided"
         )
     add_users_to_room(state, req.user_id, room["_id"], [u["username"] for u in users])
-    return success({"channel": _public_room(find_channel(state, body))})
+    return success({"channel": api_query.without_excluded(find_channel(state, body))})
 
 
 def add_users_to_room(

@@ -120,18 +120,7 @@ async def rooms_get(session: DdpSession, updated_at: Any = None) -> Any:
         if state.settings.get("Accounts_AllowAnonymousRead", False):
             return [r for r in state.rooms.values() if r.get("default") and r.get("t") == "c"]
         return []
-    rids = {sub["rid"] for sub in rooms.subscriptions_of_user(state, session.user_id)}
-    mine = [room for rid, room in state.rooms.items() if rid in rids]
-    if isinstance(updated_at, datetime):
-        return {
-            "update": [r for r in mine if r.get("_updatedAt") and r["_updatedAt"] > updated_at],
-            "remove": [
-                {"_id": r["_id"], "_deletedAt": r["_deletedAt"]}
-                for r in rooms.trash(state, "rooms")
-                if r["_deletedAt"] > updated_at
-            ],
-        }
-    return mine
+    return rooms.rooms_for(state, session.user_id, updated_at)
 
 
 @ddp_method("subscriptions/get")

@@ -244,21 +244,31 @@ def _wants_rooms(query: dict[str, str]) -> bool:
 
 @route("GET", "users.info")
 async def info(req: ApiRequest) -> dict[str, Any]:
-    """GET users.info?userId=|username= : getFullUserData (more for oneself or admins)."""
+    """GET users.info?userId=|username=|importId= : getFullUserData (more for oneself or
+    admins)."""
     state, query, caller = req.state, req.query, req.user_id
     if query.get("userId"):
         value, kind = query["userId"], "id"
     elif query.get("username"):
         value, kind = query["username"], "username"
+    elif query.get("importId"):
+        value, kind = query["importId"], "importId"
     else:
         raise Failure("Invalid search query.")
     assert req.user is not None
-    myself = (kind == "id" and value == caller) or (
-        kind == "username" and value == req.user.get("username")
+    myself = (
+        (kind == "id" and value == caller)
+        or (kind == "username" and value == req.user.get("username"))
+        or (kind == "importId" and value in (req.user.get("importIds") or []))
     )
-    found = state.users.get(value)
-    if found is None:
-        found = next((u for u in state.users.values() if u.get("username") == value), None)
+    if kind == "importId":  # Users.findOneByImportId
+        found = next(
+            (u for u in state.users.values() if value in (u.get("importIds") or [])), None
+        )
+    else:
+        found = state.users.get(value) or next(
+            (u for u in state.users.values() if u.get("username") == value), None
+        )
     if found is None:
         raise Failure("User not found.")
     shown = user_views.full_user_data(state, caller, found, myself)

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "messaging",
             "rooms",
+            "membership",
             "login",
             "accounts",
             "profile",
@@ -48,7 +49,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "outbox",
         },
     ),
-    ("transports", {"api", "ddp", "ddp_subscriptions", "ddp_frames", "ddp_methods"}),
+    ("transports", {"api", "api_query", "ddp", "ddp_subscriptions", "ddp_frames", "ddp_methods"}),
     ("endpoints", {"endpoints"}),
     ("top", {"server", "bootstrap", "faults", "__main__", ""}),
 ]
