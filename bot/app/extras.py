@@ -1,7 +1,7 @@
 """Optional dependencies, grouped as the package's extras (pyproject.toml), and the sentence that
 names the extra when one is missing.
 
-    rcbot[sandbox]    bcrypt, pyotp: the local Rocket.Chat-compatible server (`rcbot demo`)
+    rcbot[sandbox]    bcrypt, pyotp, mongoquery: the local Rocket.Chat-compatible server (`rcbot demo`)
     rcbot[postgres]   asyncpg: PostgreSQL storage for several replicas
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Final
 
 EXTRAS: Final[Mapping[str, tuple[str, ...]]] = {
-    "sandbox": ("bcrypt", "pyotp"),
+    "sandbox": ("bcrypt", "pyotp", "mongoquery"),
     "postgres": ("asyncpg",),
 }
 
