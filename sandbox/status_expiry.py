@@ -34,8 +34,14 @@ def run_due(state: SandboxState) -> int:
     return presence_engine.process_expired(state)
 
 
+def _run_safely(state: SandboxState) -> None:
+    try:
+        run_due(state)
+    except Exception:  # a bug in one expiry must not stop the job
+        log.exception("status expiration job failed")
+
+
 async def _timer(state: SandboxState, wakeup: asyncio.Event) -> None:
-    run_due(state)  # Presence.started(): handleExpirationJob()
     while True:
         due = presence_engine.next_expiry(state)
         wait = MAX_WAIT_SECONDS
@@ -43,11 +49,9 @@ async def _timer(state: SandboxState, wakeup: asyncio.Event) -> None:
             wait = min(wait, max(0.0, (due - state.clock()).total_seconds()))
         wakeup.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=wait)
-        try:
-            run_due(state)
-        except Exception:  # a bug in one expiry must not stop the job
-            log.exception("status expiration job failed")
+            async with asyncio.timeout(wait):
+                await wakeup.wait()
+        _run_safely(state)
 
 
 @contextlib.asynccontextmanager
@@ -63,6 +67,7 @@ async def running(state: SandboxState) -> AsyncIterator[None]:
         run_due(state)
 
     state.clock_watchers.append(on_clock_moved)
+    _run_safely(state)  # Presence.started(): handleExpirationJob() before serving
     task = asyncio.create_task(_timer(state, wakeup))
     try:
         yield
@@ -70,5 +75,6 @@ async def running(state: SandboxState) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        state.clock_watchers.remove(on_clock_moved)
+        if on_clock_moved in state.clock_watchers:
+            state.clock_watchers.remove(on_clock_moved)
         state.runtime.pop(presence_engine.WAKEUP_KEY, None)

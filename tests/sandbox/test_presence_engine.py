@@ -8,7 +8,9 @@ setUserStatus.ts and apps/meteor/server/methods/saveUserProfile.ts.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -318,3 +320,21 @@ async def test_presence_claims_control_is_refused_by_7x(world_factory: WorldFact
         ) as response:
             assert response.status == 400
             assert "8.6" in (await response.json())["error"]
+
+
+async def test_an_expiry_that_passed_while_the_server_was_down_is_ended_at_start(
+    world_factory: WorldFactory, tmp_path: Path
+) -> None:
+    """Presence.ts started() runs handleExpirationJob before arming the timer, and
+    Users.findNextStatusExpiration includes overdue expiries (PR #41047): a status whose time
+    came while the server was stopped reverts as soon as it is back."""
+    data = tmp_path / "world.json"
+    env = {"SANDBOX_RC_VERSION": "8.6.0", "OVERWRITE_SETTING_API_Enable_Rate_Limiter": "false"}
+    async with world_factory(data_file=data, **env) as first:
+        alice = first.add_user("alice")
+        await set_status(first, alice, {"status": "busy", "expiresAt": later(first, 0.2)})
+        assert first.user(alice)["statusDefault"] == "busy"  # stopped before the timer fired
+    await asyncio.sleep(0.3)
+    async with world_factory(data_file=data, **env) as second:
+        user = second.user(alice)
+        assert (user["statusDefault"], user.get("statusExpiresAt")) == ("online", None)
