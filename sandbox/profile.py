@@ -12,16 +12,17 @@ import json
 import re
 from typing import Any
 
-from sandbox import credentials, outbox, password_policy, permissions, presence, ratelimit
+from sandbox import credentials, outbox, password_policy, permissions, ratelimit
 from sandbox.digests import sha256_hex
 from sandbox.errors import CoreMeteorError, MeteorError
 from sandbox.state import SandboxState, random_secret
+from sandbox.user_status import set_user_status
 from sandbox.validation import js_string
+from sandbox.versions import ROUTE_LIMITS_REPLACE_FUNCTION_LIMITS
 
 MISSING: Any = object()  # a key that was not sent (JavaScript `undefined`)
 MAX_BIO_LENGTH = 260
 MAX_NICKNAME_LENGTH = 120
-MAX_STATUS_TEXT_LENGTH = 120
 _EMAIL = re.compile(
     r"^(([^<>()\[\]\\.,;:\s@\"]+(\.[^<>()\[\]\\.,;:\s@\"]+)*)|(\".+\"))@"
     r"((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}])|(([a-zA-Z\-0-9]+\.)+[a-zA-Z]{2,}))$"
@@ -225,56 +226,6 @@ def save_user_identity(state: SandboxState, user_id: str, name: Any, username: A
     return not (changes_name and not _set_real_name(state, user, new_name))
 
 
-# --- status -------------------------------------------------------------------------------
-
-
-def broadcast_status(state: SandboxState, user: dict[str, Any]) -> None:
-    """stream-notify-logged `user-status` [[uid, username, statusNum, statusText, name, roles]]."""
-    presence.notify_status(state, user)
-
-
-def set_status_text(state: SandboxState, user: dict[str, Any], text: str) -> None:
-    """setStatusText.ts: rate-limited 5/60 s (unless edit-other-user-info), trimmed, 120 chars."""
-    ratelimit.limit_unless_privileged(state, "setStatusText", user["_id"], 5, 60_000)
-    cut = text.strip()[:MAX_STATUS_TEXT_LENGTH]
-    if user.get("statusText") == cut:
-        return
-    user["statusText"] = cut
-    user["_updatedAt"] = state.clock()
-    broadcast_status(state, user)
-
-
-def set_user_status(
-    state: SandboxState, user: dict[str, Any], status_type: Any, status_text: Any
-) -> None:
-    """setUserStatusMethod (user-status/server/methods/setUserStatus.ts)."""
-    if (
-        status_text is not None
-        and status_text is not MISSING
-        and not state.settings.get("Accounts_AllowUserStatusMessageChange")
-    ):
-        raise MeteorError("error-not-allowed", "Not allowed", {"method": "setUserStatus"})
-    if truthy(status_type):
-        if status_type == "offline" and not state.settings.get(
-            "Accounts_AllowInvisibleStatusOption"
-        ):
-            raise MeteorError(
-                "error-status-not-allowed",
-                "Invisible status is disabled",
-                {"method": "setUserStatus"},
-            )
-        # Presence.setActiveState: the chosen status becomes statusDefault; what others see
-        # (`status`) follows the user's connections (offline while no session is open).
-        user["statusDefault"] = status_type
-        if status_text is not None and status_text is not MISSING:
-            user["statusText"] = status_text
-        user["_updatedAt"] = state.clock()
-        presence.refresh(state, user["_id"])
-        return
-    if isinstance(status_text, str):
-        set_status_text(state, user, status_text)
-
-
 # --- e-mail -------------------------------------------------------------------------------
 
 
@@ -331,7 +282,8 @@ def send_verification_email(state: SandboxState, user: dict[str, Any], address: 
 
 
 def set_email(state: SandboxState, user: dict[str, Any], email: str) -> None:
-    """setEmailFunction + setEmail + _setEmail (rate-limited 1/60 s unless privileged)."""
+    """setEmailFunction + setEmail + _setEmail (7.x: rate-limited 1/60 s unless privileged;
+    8.x dropped that function limiter, PR #38354)."""
     if not state.settings.get("Accounts_AllowEmailChange"):
         raise MeteorError(
             "error-action-not-allowed",
@@ -341,7 +293,8 @@ def set_email(state: SandboxState, user: dict[str, Any], email: str) -> None:
     emails = user.get("emails") or []
     if emails and emails[0].get("address") == email:
         return
-    ratelimit.limit_unless_privileged(state, "setEmail", user["_id"], 1, 60_000)
+    if not state.at_least(*ROUTE_LIMITS_REPLACE_FUNCTION_LIMITS):
+        ratelimit.limit_unless_privileged(state, "setEmail", user["_id"], 1, 60_000)
     email = email.strip()
     if not email:
         raise MeteorError("error-invalid-email", "Invalid email", {"function": "_setEmail"})

@@ -15,6 +15,7 @@ from typing import Any
 from sandbox import permissions
 from sandbox.errors import MeteorError
 from sandbox.state import SandboxState, to_ms
+from sandbox.versions import ROUTE_LIMITS_REPLACE_FUNCTION_LIMITS
 
 TOO_MANY = "error-too-many-requests"
 # The REST limiter (api.ts) names the endpoint; Meteor's DDPRateLimiter and Rocket.Chat's
@@ -85,7 +86,18 @@ _ROUTE_OPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# 8.x routes whose `rateLimiterOptions` are fixed numbers (PR #38354, which dropped the
+# setStatusText/setEmail function limiters): (calls, interval in ms).
+_FIXED_ROUTE_OPTIONS: dict[str, tuple[int, int]] = {
+    "users.setStatus": (5, 60_000),
+    "users.updateOwnBasicInfo": (1, 60_000),
+}
+
+
 def _route_limits(state: SandboxState, route_name: str) -> tuple[int, int]:
+    fixed = _FIXED_ROUTE_OPTIONS.get(route_name)
+    if fixed is not None and state.at_least(*ROUTE_LIMITS_REPLACE_FUNCTION_LIMITS):
+        return fixed
     calls_id, time_id = _ROUTE_OPTIONS.get(
         route_name,
         (

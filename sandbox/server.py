@@ -13,12 +13,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sandbox import bootstrap, ddp, endpoints, faults
+from sandbox import bootstrap, controls, ddp, endpoints, faults, status_expiry
 from sandbox.api import DEFAULT_ROUTES, MAX_BODY_BYTES, dispatch, json_response
 from sandbox.state import SandboxState
+from sandbox.versions import DEFAULT_VERSION, ServerVersion
 
 log = logging.getLogger("sandbox")
 STATE_KEY = web.AppKey("state", SandboxState)
+VERSION_VARIABLE = "SANDBOX_RC_VERSION"
 
 
 def load_endpoints() -> None:
@@ -27,13 +29,24 @@ def load_endpoints() -> None:
         importlib.import_module(f"{endpoints.__name__}.{info.name}")
 
 
+def pick_version(rc_version: str | None, environ: Mapping[str, str]) -> ServerVersion:
+    """The Rocket.Chat to behave as: the argument, else $SANDBOX_RC_VERSION, else 7.4.0.
+
+    Raises versions.UnsupportedVersion for a release the sandbox does not model."""
+    chosen = rc_version or environ.get(VERSION_VARIABLE)
+    return ServerVersion.parse(chosen) if chosen else DEFAULT_VERSION
+
+
 def create_state(
-    data_file: Path | None = None, environ: Mapping[str, str] | None = None
+    data_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    rc_version: str | None = None,
 ) -> SandboxState:
     """A fresh (or reloaded) world, set up as Rocket.Chat's container image does."""
-    state = SandboxState(data_file=data_file)
+    variables = dict(os.environ if environ is None else environ)
+    state = SandboxState(data_file=data_file, version=pick_version(rc_version, variables))
     loaded = state.load()
-    bootstrap.bootstrap(state, dict(os.environ if environ is None else environ), fresh=not loaded)
+    bootstrap.bootstrap(state, variables, fresh=not loaded)
     state.save()
     return state
 
@@ -84,6 +97,7 @@ def create_app(state: SandboxState) -> web.Application:
     app.router.add_route("GET", "/websocket", websocket)
     app.router.add_route("GET", "/sandbox/emails", emails)
     faults.install(app, state)  # /sandbox/faults, /sandbox/drop-websockets (tests only)
+    controls.install(app, state)  # /sandbox/clock, /sandbox/presence-claims
     return app
 
 
@@ -94,13 +108,17 @@ async def serve(
     *,
     data_file: Path | str | None = None,
     environ: Mapping[str, str] | None = None,
+    rc_version: str | None = None,
 ) -> AsyncIterator[str]:
     """Run the sandbox in this event loop and yield its base URL (``http://host:port``).
 
-    `environ` stands in for the process environment (ADMIN_*, OVERWRITE_SETTING_*); by default
-    the real one is read. Port 0 picks a free port.
+    `environ` stands in for the process environment (ADMIN_*, OVERWRITE_SETTING_*,
+    SANDBOX_RC_VERSION); by default the real one is read. `rc_version` ("7.4.0", "8.6.0")
+    picks the Rocket.Chat to behave as, before $SANDBOX_RC_VERSION. Port 0 picks a free port.
     """
-    async with serve_state(host, port, data_file=data_file, environ=environ) as (url, _state):
+    async with serve_state(
+        host, port, data_file=data_file, environ=environ, rc_version=rc_version
+    ) as (url, _state):
         yield url
 
 
@@ -111,9 +129,10 @@ async def serve_state(
     *,
     data_file: Path | str | None = None,
     environ: Mapping[str, str] | None = None,
+    rc_version: str | None = None,
 ) -> AsyncIterator[tuple[str, SandboxState]]:
     """Like `serve`, but yields (base URL, state) so in-process tests can move the clock."""
-    state = create_state(Path(data_file) if data_file else None, environ)
+    state = create_state(Path(data_file) if data_file else None, environ, rc_version)
     app = create_app(state)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
@@ -125,7 +144,8 @@ async def serve_state(
     real_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     try:
-        yield f"http://{shown_host}:{real_port}", state
+        async with status_expiry.running(state):
+            yield f"http://{shown_host}:{real_port}", state
     finally:
         await runner.cleanup()
         state.save()

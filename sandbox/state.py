@@ -13,11 +13,13 @@ import os
 import secrets
 import sqlite3
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+
+from sandbox.versions import DEFAULT_VERSION, ServerVersion
 
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 _SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -191,7 +193,10 @@ class SandboxState:
     permissions: dict[str, list[str]] = field(default_factory=dict)
     emails: list[dict[str, Any]] = field(default_factory=list)
     # Not persisted: runtime-only pieces.
+    version: ServerVersion = DEFAULT_VERSION  # the Rocket.Chat this sandbox behaves as
     bus: EventBus = field(default_factory=EventBus)
+    # Called after the clock moved forward (e.g. the presence engine's expiry job).
+    clock_watchers: list[Callable[[], None]] = field(default_factory=list)
     data_file: Path | None = None
     runtime: dict[str, Any] = field(default_factory=dict)  # rate-limiter buckets and the like
     # Subscriptions by room, rebuilt when the collection grew (subscriptions are only ever
@@ -208,6 +213,20 @@ class SandboxState:
         so tests move time by raising the offset instead of sleeping.
         """
         return now() + timedelta(seconds=float(self.runtime.get("clock_offset", 0)))
+
+    def advance_clock(self, seconds: float) -> datetime:
+        """Move this sandbox's clock forward, run what came due (the clock watchers), and
+        return the new "now". Tests and `POST /sandbox/clock` use it instead of sleeping."""
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        self.runtime["clock_offset"] = float(self.runtime.get("clock_offset", 0)) + seconds
+        for watcher in list(self.clock_watchers):
+            watcher()
+        return self.clock()
+
+    def at_least(self, major: int, minor: int = 0, patch: int = 0) -> bool:
+        """The Rocket.Chat this sandbox behaves as is `major.minor.patch` or newer."""
+        return self.version.at_least(major, minor, patch)
 
     def collections(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in COLLECTIONS}

@@ -9,6 +9,7 @@ from typing import Any
 from sandbox import permissions
 from sandbox.settings_defaults import PREFERENCES_PREFIX
 from sandbox.state import SandboxState, clone
+from sandbox.versions import PRESENCE_ENGINE
 
 # getBaseUserFields(): what `me` and the login response read from the user document.
 BASE_USER_FIELDS = (
@@ -45,6 +46,16 @@ BASE_USER_FIELDS = (
     "lastLogin",
     "services",
 )
+# 8.6 (PR #40274): the status claim's source and expiry travel with the user wherever its
+# status does (`me`, users.info); `previousState` and `statusId` stay inside the engine.
+PRESENCE_ENGINE_FIELDS = ("statusSource", "statusExpiresAt")
+
+
+def status_fields(state: SandboxState) -> tuple[str, ...]:
+    """The presence-engine fields this version shows with a user's status."""
+    return PRESENCE_ENGINE_FIELDS if state.at_least(*PRESENCE_ENGINE) else ()
+
+
 # API.v1.defaultFieldsToExclude
 DEFAULT_FIELDS_TO_EXCLUDE = ("joinCode", "members", "importIds", "e2e")
 # API.v1.limitedUserFieldsToExclude (users.* routes for callers without view-full-other-user-info)
@@ -130,7 +141,7 @@ def _preferences(state: SandboxState, user: dict[str, Any]) -> dict[str, Any]:
 
 def user_info(state: SandboxState, user: dict[str, Any], base_url: str) -> dict[str, Any]:
     """getUserInfo(me): the `me` object (also `data.me` of a login)."""
-    me = pick(user, BASE_USER_FIELDS)
+    me = pick(user, BASE_USER_FIELDS + status_fields(state))
     verified = next((entry for entry in user.get("emails") or [] if entry.get("verified")), None)
     if verified is not None:
         me["email"] = verified["address"]
@@ -193,7 +204,9 @@ def full_user_data(
     can_view_all = myself or permissions.has_permission(
         state, caller_id, "view-full-other-user-info"
     )
-    fields = _DEFAULT_INFO_FIELDS + (_FULL_INFO_FIELDS if can_view_all else ())
+    fields = (
+        _DEFAULT_INFO_FIELDS + status_fields(state) + (_FULL_INFO_FIELDS if can_view_all else ())
+    )
     shown = pick(user, fields)
     custom = _custom_field_projection(state, can_view_all)
     if custom and isinstance(user.get("customFields"), dict):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import credentials, user_views
+from sandbox import credentials, permissions, user_views
 from sandbox import login as meteor_login  # the route below is named `login`
-from sandbox.api import ApiRequest, route, success
+from sandbox.api import ApiRequest, find_login, route, success
 from sandbox.ddp_methods import DdpSession, ddp_method
 from sandbox.errors import MeteorError, RawResponse
+from sandbox.versions import ServerVersion
 
-SERVER_VERSION = "7.4.0"
+# package.json `rocketchat.minimumClientVersions` as 7.4 ships it (kept for 8.6: its own values
+# are not known to the sandbox).
 MINIMUM_CLIENT_VERSIONS = {"desktop": "3.9.6", "mobile": "4.39.0"}
 _LOGIN_KEYS = {"user", "username", "email", "password", "code"}
 
@@ -107,14 +109,57 @@ async def me(req: ApiRequest) -> dict[str, Any]:
 @route("GET", "info", auth=False)
 async def info_v1(req: ApiRequest) -> dict[str, Any]:
     """GET /api/v1/info (6.x misc.ts): the version only."""
-    return success({"info": {"version": SERVER_VERSION}})
+    return success({"info": {"version": str(req.state.version)}})
+
+
+def build_info(version: ServerVersion) -> dict[str, Any]:
+    """The `Info` object the build writes into rocketchat.info (rocketchat-version's
+    compile-version.js): the version, the build machine, the Apps-Engine version, the commit.
+
+    The sandbox is not a build of Rocket.Chat: build and commit hold a fixed stamp of the
+    same shape (the commit's tag is the release).
+    """
+    return {
+        "version": str(version),
+        "build": {
+            "date": "2026-07-15T12:00:00.000Z",
+            "nodeVersion": "v22.16.0",
+            "arch": "x64",
+            "platform": "linux",
+            "osRelease": "6.8.0",
+            "totalMemory": 16_777_216_000,
+            "freeMemory": 8_388_608_000,
+            "cpus": 4,
+        },
+        "marketplaceApiVersion": "1.55.0" if version.at_least(8) else "1.48.0",
+        "commit": {
+            "hash": "0" * 40,
+            "date": "Wed Jul 15 12:00:00 2026 +0000",
+            "author": "sandbox",
+            "subject": f"Release {version}",
+            "tag": str(version),
+            "branch": "HEAD",
+        },
+    }
 
 
 @route("GET", "info", auth=False, version=None)
 async def info(req: ApiRequest) -> dict[str, Any]:
-    """GET /api/info (getServerInfo without a user): "major.minor" and client minimums."""
-    short = ".".join(SERVER_VERSION.split(".")[:2])
-    return success({"version": short, "minimumClientVersions": dict(MINIMUM_CLIENT_VERSIONS)})
+    """GET /api/info: getServerInfo(getLoggedInUser(request)?._id).
+
+    Anyone gets "major.minor" and the client minimums; a caller whose X-User-Id/X-Auth-Token
+    are valid and who has `view-statistics` also gets `info` and the full version
+    (app/api/server/default/info.ts, app/api/server/lib/getServerInfo.ts).
+    """
+    state = req.state
+    answer: dict[str, Any] = {"version": state.version.short}
+    login = find_login(
+        state, req.http.headers.get("X-User-Id"), req.http.headers.get("X-Auth-Token")
+    )
+    if login is not None and permissions.has_permission(state, login[0]["_id"], "view-statistics"):
+        answer = {"version": str(state.version), "info": build_info(state.version)}
+    answer["minimumClientVersions"] = dict(MINIMUM_CLIENT_VERSIONS)
+    return success(answer)
 
 
 @ddp_method("login")

@@ -1,4 +1,4 @@
-"""Accounts over REST: `users.register`, `users.create`, `users.info`, `users.setStatus`."""
+"""Accounts over REST: `users.register`, `users.create`, `users.info` (status routes: status.py)."""
 
 from __future__ import annotations
 
@@ -284,16 +284,6 @@ async def info(req: ApiRequest) -> dict[str, Any]:
     return success({"user": shown})
 
 
-def _is_self(params: dict[str, Any], user: dict[str, Any]) -> bool:
-    """isUserFromParams: no target given, or the target is the caller."""
-    return bool(
-        (not params.get("userId") and not params.get("username") and not params.get("user"))
-        or params.get("userId") == user["_id"]
-        or params.get("username") == user.get("username")
-        or params.get("user") == user.get("username")
-    )
-
-
 def user_from_params(state: Any, params: dict[str, Any]) -> dict[str, Any]:
     """getUserFromParams: userId, username (any case) or user."""
     found: dict[str, Any] | None = None
@@ -314,57 +304,3 @@ def user_from_params(state: Any, params: dict[str, Any]) -> dict[str, Any]:
             'The required "userId" or "username" param provided does not match any users',
         )
     return found
-
-
-def _check_set_status_body(body: Any) -> None:
-    """check(body, OneOf({status?: Maybe(String), message: String}, {status: String, ...}))."""
-    failed = PlainError(
-        "Match error: Failed Match.OneOf, Match.Maybe or Match.Optional validation"
-    )
-    if not isinstance(body, dict):
-        raise failed
-    status, message = body.get("status"), body.get("message")
-    first = isinstance(message, str) and (status is None or isinstance(status, str))
-    second = isinstance(status, str) and (message is None or isinstance(message, str))
-    if not (first or second):
-        raise failed
-
-
-@route("POST", "users.setStatus")
-async def set_status(req: ApiRequest) -> dict[str, Any]:
-    """POST users.setStatus {status?, message?} (reference §6)."""
-    state, body = req.state, req.body
-    _check_set_status_body(body)
-    if not state.settings.get("Accounts_AllowUserStatusMessageChange"):
-        raise MeteorError(
-            "error-not-allowed", "Change status is not allowed", {"method": "users.setStatus"}
-        )
-    assert req.user is not None
-    if _is_self(body, req.user):
-        target = req.user
-    elif permissions.has_permission(state, req.user_id, "edit-other-user-info"):
-        target = user_from_params(state, body)
-    else:
-        raise RawResponse(403, {"success": False, "error": "unauthorized"})
-    message = body.get("message")
-    if isinstance(message, str):
-        profile.set_status_text(state, target, message)
-    status = body.get("status")
-    if status:
-        if status not in ("online", "away", "offline", "busy"):
-            raise MeteorError(
-                "error-invalid-status",
-                "Valid status types include online, away, offline, and busy.",
-                {"method": "users.setStatus"},
-            )
-        if status == "offline" and not state.settings.get("Accounts_AllowInvisibleStatusOption"):
-            raise MeteorError(
-                "error-status-not-allowed",
-                "Invisible status is disabled",
-                {"method": "users.setStatus"},
-            )
-        target["status"] = status
-        target["statusDefault"] = status
-        target["_updatedAt"] = state.clock()
-        profile.broadcast_status(state, target)
-    return success()

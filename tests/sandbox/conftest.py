@@ -4,6 +4,8 @@
 * `world` / `world_factory`: an in-process sandbox with its state, so a test can create
   accounts without spending the REST rate limit, read the outbox and move the clock.
 * `DdpClient`: a bare DDP connection (the shared `sandbox.ddp_client.DdpClient`, connected).
+* `any_world`: the same test against each Rocket.Chat the sandbox models (7.4 and 8.6), for
+  behaviour that differs between them; `world86`: 8.6 only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tests.conftest import ADMIN, ADMIN_ENV
 from tests.rest_helpers import Reply, call
 
 FAST_ENV = {**ADMIN_ENV, "SANDBOX_BCRYPT_ROUNDS": "4"}
+VERSIONS = ("7.4.0", "8.6.0")
 
 
 @pytest.fixture
@@ -86,8 +89,13 @@ class World:
         return self.state.users[account.user_id]
 
     def advance(self, seconds: float) -> None:
-        """Move the sandbox clock forward."""
-        self.state.runtime["clock_offset"] = self.state.runtime.get("clock_offset", 0) + seconds
+        """Move the sandbox clock forward (what came due on the way runs)."""
+        self.state.advance_clock(seconds)
+
+    @property
+    def engine(self) -> bool:
+        """This sandbox behaves as Rocket.Chat 8.6+ (the presence engine)."""
+        return self.state.at_least(8, 6)
 
     def age_accounts(self) -> None:
         """Skip past 2FA "remember right after registration" (RememberFor = 30 min)."""
@@ -138,6 +146,22 @@ def world_factory(http: aiohttp.ClientSession) -> WorldFactory:
 async def world(world_factory: WorldFactory) -> AsyncIterator[World]:
     """A sandbox with Rocket.Chat's defaults and the ADMIN_* admin."""
     async with world_factory() as running:
+        yield running
+
+
+@pytest.fixture(params=VERSIONS)
+async def any_world(
+    request: pytest.FixtureRequest, world_factory: WorldFactory
+) -> AsyncIterator[World]:
+    """`world` as each modelled Rocket.Chat in turn (SANDBOX_RC_VERSION)."""
+    async with world_factory(SANDBOX_RC_VERSION=request.param) as running:
+        yield running
+
+
+@pytest.fixture
+async def world86(world_factory: WorldFactory) -> AsyncIterator[World]:
+    """`world` as Rocket.Chat 8.6."""
+    async with world_factory(SANDBOX_RC_VERSION="8.6.0") as running:
         yield running
 
 

@@ -26,7 +26,16 @@ PACKAGE = "sandbox"
 LAYERS: list[tuple[str, set[str]]] = [
     (
         "base",
-        {"state", "errors", "digests", "validation", "check", "markdown", "settings_defaults"},
+        {
+            "state",
+            "errors",
+            "digests",
+            "validation",
+            "check",
+            "markdown",
+            "settings_defaults",
+            "versions",
+        },
     ),
     (
         "behaviour",
@@ -46,12 +55,15 @@ LAYERS: list[tuple[str, set[str]]] = [
             "password_policy",
             "permissions",
             "presence",
+            "presence_engine",
+            "user_status",
+            "status_expiry",
             "outbox",
         },
     ),
     ("transports", {"api", "api_query", "ddp", "ddp_subscriptions", "ddp_frames", "ddp_methods"}),
     ("endpoints", {"endpoints"}),
-    ("top", {"server", "bootstrap", "faults", "__main__", ""}),
+    ("top", {"server", "bootstrap", "faults", "controls", "__main__", ""}),
 ]
 CLIENTS = {"ddp_client", "people"}  # may import the base and each other; nothing imports them
 
