@@ -151,6 +151,7 @@ async def test_history_serves_the_bots_catch_up_of_a_private_group(realtime: Rea
     bot = await realtime.user("bot", roles=["bot"])
     group = await create_group(realtime, alice, "secret", ["bot"])
     first = await realtime.post(alice, group["_id"], "one")
+    realtime.state.advance_clock(1)  # two messages in one millisecond would share `oldest`
     await realtime.post(alice, group["_id"], "two")
     reply = await realtime.rest(
         "GET",
