@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.context import CommandContext
 from bot.core.errors import UserError
@@ -10,9 +10,15 @@ from bot.framework.registry import command
 from bot.profile.audit import describe_entries
 
 if TYPE_CHECKING:
-    from bot.app.config import BotSettings
     from bot.profile.audit import AuditLog
     from bot.profile.service import ProfileService
+
+
+class AuditSettings(Protocol):
+    """What /audit reads of the configuration (the `settings` service)."""
+
+    @property
+    def admin_role(self) -> str: ...
 
 
 @command(
@@ -29,7 +35,7 @@ async def audit(
     ctx: CommandContext,
     audit: AuditLog,
     profile: ProfileService,
-    settings: BotSettings,
+    settings: AuditSettings,
     /,
     user: str | None = None,
 ) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.core.context import CommandContext
-from bot.framework.converters import StatusLine, format_moment
+from bot.core.values import format_moment
+from bot.framework.converters import StatusLine
 from bot.framework.registry import command
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.context import CommandContext
 from bot.core.errors import UsageError
-from bot.framework.converters import PersonalAccessToken
+from bot.core.values import PersonalAccessToken
 from bot.framework.registry import command
 
 if TYPE_CHECKING:

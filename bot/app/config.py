@@ -39,9 +39,10 @@ from bot.app.extras import missing_extra
 from bot.app.logformat import LogFormat
 from bot.automation.model import Rule, load_zone, parse_rules
 from bot.core.crypto import KEY_HOWTO, KeyFormatError, check_key
+from bot.core.errors import ConfigError
+from bot.core.setting_names import ENV_PREFIX, describe_key, env_name
 from bot.storage.base import is_postgres_url, redact_url
 
-ENV_PREFIX: Final = "RCBOT_"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -100,28 +101,6 @@ _FILE_DATA: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.Conte
 _USE_ENVIRONMENT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "_USE_ENVIRONMENT", default=True
 )
-
-
-class ConfigError(Exception):
-    """The configuration is unusable; the message names each bad key and what is expected."""
-
-    def __init__(self, problems: str | list[str]) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("\n".join(self.problems))
-
-
-class DatabaseUnusable(ConfigError):
-    """The database exists but cannot be used as it is (corrupt, read-only, locked)."""
-
-
-def env_name(key: str) -> str:
-    """The environment variable for a (possibly nested, dot-separated) key."""
-    return ENV_PREFIX + "__".join(part.upper() for part in key.split("."))
-
-
-def describe_key(key: str) -> str:
-    """`key (RCBOT_KEY)`: how a key is named in every message."""
-    return f"{key} ({env_name(key)})"
 
 
 def _has_value(value: Any) -> bool:

@@ -57,16 +57,11 @@ def add_deploy_commands(
     """Add init, doctor and healthcheck to `commands` (the parser's subparsers)."""
 
     def _cmd_doctor(args: argparse.Namespace) -> int:
-        from bot.app.cli import setup_logging
         from bot.app.doctor import run_doctor
+        from bot.app.logs import secrets_of, setup_logging
 
         settings = load_settings(args)
-        secrets = [
-            secret.get_secret_value()
-            for secret in (settings.password, settings.auth_token, settings.secret_key)
-            if secret is not None
-        ]
-        setup_logging(args.log_level or "WARNING", secrets=secrets)
+        setup_logging(args.log_level or "WARNING", secrets=secrets_of(settings))
         return run_doctor(settings)
 
     init = commands.add_parser(

@@ -19,7 +19,7 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
-from bot.app.config import BotSettings, describe_key
+from bot.app.config import BotSettings
 from bot.app.doctor_checks import (
     PUBLIC_IDS,
     Finding,
@@ -40,7 +40,9 @@ from bot.app.doctor_checks import (
 )
 from bot.app.healthcheck import health_url
 from bot.core.errors import AuthError, ServerError, TwoFactorRequired
-from bot.rocketchat.rest import Credentials, RestClient
+from bot.core.setting_names import describe_key
+from bot.rocketchat.account import BotAccount, BotLogin
+from bot.rocketchat.rest import RestClient
 
 EXIT_OK: Final = 0
 EXIT_BLOCKED: Final = 1
@@ -64,12 +66,7 @@ async def _login(workspace: Workspace) -> Finding:
     settings = workspace.settings
     rest = workspace.rest
     try:
-        if settings.uses_password_login:
-            password = settings.password.get_secret_value() if settings.password else ""
-            credentials = await rest.login(username=str(settings.username), password=password)
-        else:
-            token = settings.auth_token.get_secret_value() if settings.auth_token else ""
-            credentials = Credentials(str(settings.user_id), token)
+        credentials = await BotAccount(BotLogin.from_settings(settings), rest).credentials()
         workspace.me = await rest.me(credentials)
     except TwoFactorRequired:
         return problem(

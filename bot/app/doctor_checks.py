@@ -22,8 +22,9 @@ from enum import Enum
 from typing import Any, Final
 
 from bot.app.config import BotSettings
+from bot.core.credentials import Credentials
 from bot.core.errors import AuthError, ServerError
-from bot.rocketchat.rest import Credentials, RestClient
+from bot.rocketchat.rest import RestClient
 
 SUPPORTED_MAJORS: Final = (7, 8)
 SETTINGS: Final = "Administration → Settings"

@@ -17,8 +17,9 @@ from typing import Self
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from bot.app.config import ConfigError, describe_key
 from bot.core import metrics
+from bot.core.errors import ConfigError
+from bot.core.setting_names import describe_key
 
 Ready = Callable[[], bool]
 

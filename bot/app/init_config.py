@@ -11,7 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Final
 
-from bot.app.config import ConfigError
+from bot.core.errors import ConfigError
 
 EXAMPLE_NAME: Final = "bot.example.toml"
 DEFAULT_PATH: Final = Path("bot.toml")

@@ -22,7 +22,7 @@ import signal
 from types import TracebackType
 from typing import Any, Self
 
-from bot.app.config import BotSettings, describe_key
+from bot.app.config import BotSettings
 from bot.app.gc_tuning import freeze_start_up
 from bot.app.health import HealthServer
 from bot.automation.runtime import Automation
@@ -30,18 +30,24 @@ from bot.core import metrics
 from bot.core.clock import Clock, SystemClock
 from bot.core.errors import AuthError, BotError, LoginRefused
 from bot.core.message import IncomingMessage
+from bot.core.setting_names import describe_key
 from bot.flows.conversations import Conversations
 from bot.flows.leaks import LeakGuard
 from bot.flows.sensitive import SensitiveChanges
 from bot.framework.dispatch import Dispatcher, MessageHook
 from bot.framework.flood import FloodGate
 from bot.framework.registry import Registry
+from bot.profile.audit import AuditLog
+from bot.profile.reverts import RevertBook
+from bot.profile.service import Bookkeeping, ProfileService
 from bot.profile.tokens import TokenService
+from bot.rocketchat.account import BotAccount, BotLogin
 from bot.rocketchat.catchup import CatchUp, RestHistory
 from bot.rocketchat.privacy import OneToOneRooms
 from bot.rocketchat.replies import Replies
-from bot.rocketchat.rest import Credentials, RestClient
+from bot.rocketchat.rest import RestClient
 from bot.rocketchat.transport import ConnectionLost, RealtimeConnection
+from bot.storage.automation import AutomationStore
 from bot.storage.handled import HandledMessages
 from bot.storage.replicas import Heartbeat, Replicas, beat_period
 from bot.storage.store import Store
@@ -78,9 +84,10 @@ class ProfileBot:
         self._connection = RealtimeConnection(
             str(settings.server_url), self._on_message, retry_wait=settings.answer_wait
         )
+        self._account = BotAccount(BotLogin.from_settings(settings), self._rest, self._connection)
         self._handled: HandledMessages | None = None
         self._catch_up_reader = CatchUp(
-            self._connection, RestHistory(self._rest, self._own_credentials)
+            self._connection, RestHistory(self._rest, self._account.current)
         )
         self._stopping = False
         self.replies = Replies(self._connection)
@@ -133,11 +140,27 @@ class ProfileBot:
         tokens = TokenService(self._store, self._rest, prefix=settings.prefixes[0])
         # Team automation owns the profile service: every change records its audit entry, its
         # undo point and any pending revert.
-        self._automation = Automation(
+        automation_store = AutomationStore(self._store)
+        audit = AuditLog(automation_store, self.clock)
+        reverts = RevertBook(automation_store)
+        profile = ProfileService(
             self._store,
             self._rest,
             settings,
+            tokens=tokens,
+            bookkeeping=Bookkeeping(audit=audit, store=automation_store, reverts=reverts),
+            wall_clock=self.clock,
+        )
+        self._automation = Automation(
+            profile,
+            store=self._store,
+            automation_store=automation_store,
+            audit=audit,
+            reverts=reverts,
+            rest=self._rest,
+            settings=settings,
             clock=self.clock,
+            prefix=settings.prefixes[0],
             tell=self.replies.tell,
             replicas=self.replicas,
         )
@@ -290,22 +313,9 @@ class ProfileBot:
         )
 
     async def _connect(self) -> None:
-        settings = self.settings
-        resume_token = self._connection.resume_token  # from the last login, if any
-        if settings.user_id and settings.auth_token:
-            token = settings.auth_token.get_secret_value()
-            username = self._connection.username
-            if not username:
-                me = await self._rest.me(Credentials(settings.user_id, token))
-                username = str(me["username"])
-            await self._connection.connect(username=username, resume_token=resume_token or token)
-        else:
-            password = settings.password.get_secret_value() if settings.password else ""
-            await self._connection.connect(
-                username=str(settings.username), password=password, resume_token=resume_token
-            )
+        await self._account.connect()
         self.connected.set()
-        log.info("connected to %s as %s", settings.server_url, self.username)
+        log.info("connected to %s as %s", self.settings.server_url, self.username)
 
     async def _on_message(self, message: IncomingMessage, ts: float | None) -> None:
         if self._dispatcher is not None and not self._stopping:
@@ -329,11 +339,6 @@ class ProfileBot:
         await self._catch_up_reader.run(
             lambda room: expired[room] - 1 if room in expired else float("inf"), self._dispatcher
         )
-
-    def _own_credentials(self) -> Credentials | None:
-        """The bot's REST credentials: its realtime login token works there too."""
-        token = self._connection.resume_token
-        return Credentials(self.user_id, token) if token and self.user_id else None
 
     def start(self) -> None:
         """Run the connection loop in the background (for tests and the demo)."""

@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from bot.core.errors import AuthError, ServerError
-from bot.rocketchat.rest import Credentials
+from bot.rocketchat.account import BotAccount, BotLogin, LoginSettings
 
 if TYPE_CHECKING:
-    from bot.app.config import BotSettings
     from bot.core.clock import Clock
     from bot.rocketchat.rest import RestClient
     from bot.storage.store import Store
@@ -38,18 +37,17 @@ class RoomDirectory:
     def __init__(
         self,
         rest: RestClient,
-        settings: BotSettings,
+        login: LoginSettings,
         store: Store,
         clock: Clock,
         *,
         ttl: timedelta = CACHE_TTL,
     ) -> None:
         self._rest = rest
-        self._settings = settings
+        self._bot = BotAccount(BotLogin.from_settings(login), rest)
         self._store = store
         self._clock = clock
         self._ttl = ttl
-        self._bot: Credentials | None = None
         self._members_endpoint = True
         self._rooms: dict[str, tuple[datetime, frozenset[str]]] = {}
         self._subscriptions: dict[str, tuple[datetime, frozenset[str]]] = {}
@@ -107,24 +105,15 @@ class RoomDirectory:
 
     async def _as_bot(self, method: str, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
         for fresh in (False, True):
-            credentials = await self._bot_credentials(fresh=fresh)
+            credentials = await self._bot.credentials(fresh=fresh)
             try:
                 return await self._rest.request(
                     method, endpoint, credentials=credentials, params=params
                 )
             except AuthError:
-                if fresh or self._settings.auth_token is not None:
+                if fresh or not self._bot.login.uses_password:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _bot_credentials(self, *, fresh: bool) -> Credentials:
-        settings = self._settings
-        if settings.user_id and settings.auth_token is not None:
-            return Credentials(settings.user_id, settings.auth_token.get_secret_value())
-        if self._bot is None or fresh:
-            password = settings.password.get_secret_value() if settings.password else ""
-            self._bot = await self._rest.login(username=str(settings.username), password=password)
-        return self._bot
 
     # -- each user's own view: subscriptions.get -------------------------------------------
 

@@ -45,7 +45,7 @@ from pydantic import (
 from bot.automation.patterns import BoundedPattern, check_syntax, risky
 from bot.core.errors import UserError
 from bot.core.fields import check_bio, check_nickname, check_status_text
-from bot.framework.converters import Duration, StatusType, format_duration
+from bot.core.values import Duration, StatusType, format_duration
 
 RULE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CRON_ALIASES: Final = frozenset(

@@ -9,23 +9,24 @@ due while the bot was down run at once) and arms the schedule rules; `stop()` en
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.automation.engine import RuleEngine, retry_delay
 from bot.automation.members import RoomDirectory
+from bot.automation.model import Rule
 from bot.automation.schedule import FireRule, Job, RetryRule, RevertDue, Scheduler
 from bot.core.clock import Clock
 from bot.core.errors import ServerError, UserError
 from bot.profile.audit import AuditLog
 from bot.profile.reverts import RevertBook
-from bot.profile.service import Bookkeeping, ProfileRefused, ProfileService
+from bot.profile.service import ProfileRefused, ProfileService
 from bot.profile.tokens import NoTokenError, TokenRejected
+from bot.rocketchat.account import LoginSettings
 from bot.storage.automation import AutomationStore, Claims
 
 if TYPE_CHECKING:
-    from bot.app.config import BotSettings
     from bot.rocketchat.rest import RestClient
     from bot.storage.replicas import Replicas
     from bot.storage.store import Store
@@ -36,42 +37,55 @@ MAX_REVERT_ATTEMPTS = 5
 SCHEDULER_LEASE = "scheduler"
 
 
+class AutomationSettings(LoginSettings, Protocol):
+    """What team automation reads of the configuration (bot.app.config.BotSettings has it)."""
+
+    @property
+    def rules(self) -> Sequence[Rule]: ...
+    @property
+    def replica_lease(self) -> float: ...
+    @property
+    def timezone(self) -> tzinfo: ...
+
+
 class Automation:
-    """Expiring changes, rules, undo and the audit trail, ready to plug into ProfileBot."""
+    """Expiring changes, rules and the scheduler, ready to plug into ProfileBot.
+
+    The profile service it acts through, and the bookkeeping that service records into (the
+    audit trail, the pending reverts, the automation store), are built by the app and given.
+    """
 
     def __init__(
         self,
-        store: Store,
-        rest: RestClient,
-        settings: BotSettings,
+        profile: ProfileService,
         *,
+        store: Store,
+        automation_store: AutomationStore,
+        audit: AuditLog,
+        reverts: RevertBook,
+        rest: RestClient,
+        settings: AutomationSettings,
         clock: Clock,
+        prefix: str = "/",
         tell: Callable[[str, str], Awaitable[None]] | None = None,
         replicas: Replicas | None = None,
     ) -> None:
-        prefix = settings.prefixes[0]
         self.clock = clock
-        self.store = AutomationStore(store)
+        self.store = automation_store
         self.replicas = replicas
         self.claims = Claims(
             store, owner=replicas.id if replicas else "local", lease=settings.replica_lease
         )
         self.leading = False
         self._known_reverts: dict[tuple[str, str], datetime] = {}
-        self.audit = AuditLog(self.store, clock)
-        self.reverts = RevertBook(self.store)
-        self.profile = ProfileService(
-            store,
-            rest,
-            settings,
-            bookkeeping=Bookkeeping(audit=self.audit, store=self.store, reverts=self.reverts),
-            wall_clock=clock,
-        )
+        self.audit = audit
+        self.reverts = reverts
+        self.profile = profile
         self.scheduler = Scheduler(clock, self._run)
         self.engine = RuleEngine(
             settings.rules,
-            profile=self.profile,
-            store=self.store,
+            profile=profile,
+            store=automation_store,
             members=RoomDirectory(rest, settings, store, clock),
             schedule=self.scheduler.at,
             clock=clock,

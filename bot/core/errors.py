@@ -10,6 +10,10 @@ BotError
       ├── RateLimited     429 / error-too-many-requests: retry after `retry_after` seconds
       ├── TwoFactorRequired   totp-required: `method` says which code to ask for
       └── TwoFactorInvalid    totp-invalid / totp-max-attempts
+
+Beside it, for admins rather than users: ConfigError (the configuration or the database cannot be
+used as it is; each problem names its setting), with DatabaseUnusable for a database that is
+corrupt, read-only or locked.
 """
 
 from __future__ import annotations
@@ -87,3 +91,15 @@ class TwoFactorRequired(ServerError):
 
 class TwoFactorInvalid(ServerError):
     """totp-invalid or totp-max-attempts: the code given was wrong."""
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names each bad key and what is expected."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class DatabaseUnusable(ConfigError):
+    """The database exists but cannot be used as it is (corrupt, read-only, locked)."""

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Final
 
 from bot.core.context import CommandContext
 from bot.core.message import IncomingMessage
-from bot.framework.converters import PersonalAccessToken, tokens_in
+from bot.core.values import WHITESPACE, PersonalAccessToken, tokens_in
 from bot.framework.dispatch import GuardDecision
 from bot.framework.flood import readable_head
-from bot.framework.parser import WHITESPACE, ParsedCommand, parse_command
+from bot.framework.parser import ParsedCommand, parse_command
 
 if TYPE_CHECKING:
     from bot.flows.conversations import Conversations

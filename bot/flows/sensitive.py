@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn, Self
 
 from bot.core.context import CommandContext
+from bot.core.credentials import SecondFactor
 from bot.core.errors import (
     AuthError,
     RateLimited,
@@ -52,10 +53,9 @@ from bot.core.errors import (
     UserError,
 )
 from bot.core.message import IncomingMessage
+from bot.core.values import WHITESPACE
 from bot.flows.conversations import END, SUBMITTED, ConversationKey, Step, Turn
-from bot.framework.parser import WHITESPACE
 from bot.profile.service import ALLOW_PROFILE_CHANGE, IN_DOUBT_WAIT_SECONDS, explain_rejection
-from bot.rocketchat.rest import SecondFactor
 
 if TYPE_CHECKING:
     from bot.flows.conversations import Conversations

@@ -40,6 +40,7 @@ from bot.framework.parser import ParsedCommand, parse_command
 from bot.framework.registry import Registry, describe_error
 from bot.rocketchat.privacy import OneToOneRooms
 from bot.rocketchat.replies import Replies
+from bot.storage.handled import Claim
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,6 @@ class MessageHook(Protocol):
     async def on_message(self, message: IncomingMessage, parsed: ParsedCommand | None) -> bool:
         """Return True when the message was handled here and must not run as a command."""
         ...
-
-
-class Claim(Enum):
-    """What the ledger says about a message this process wants to handle."""
-
-    MINE = "mine"  # handle it now
-    TAKEN = "taken"  # handled already, in flight, elsewhere, or too old: drop it
-    WAIT = "wait"  # an older message of the sender is unfinished on another replica: ask later
 
 
 class MessageLedger(Protocol):

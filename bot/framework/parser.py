@@ -19,16 +19,13 @@ from __future__ import annotations
 import io
 import re
 import shlex
-import sys
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
 from bot.core.errors import UsageError
+from bot.core.values import WHITESPACE
 
-# Every character Python calls whitespace (NBSP, ideographic space, ...), so that words typed on
-# any keyboard split the same way for the command name and for the arguments.
-WHITESPACE: Final = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
 # Phones turn " into “ and ”; treat them as plain double quotes when splitting words.
 _SMART_QUOTES: Final = str.maketrans({"“": '"', "”": '"', "„": '"'})
 _QUOTING: Final = frozenset("\"'\\“”„")

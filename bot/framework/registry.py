@@ -50,7 +50,7 @@ from bot.core.errors import (
     UsageError,
     UserError,
 )
-from bot.framework.converters import PersonalAccessToken
+from bot.core.values import PersonalAccessToken
 from bot.framework.parser import NAME_PATTERN, ParsedCommand, split_words, take_words
 
 log = logging.getLogger(__name__)

@@ -30,11 +30,12 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.context import CommandContext
+from bot.core.credentials import Credentials
 from bot.core.errors import AuthError, RateLimited, ServerError, TwoFactorRequired, UserError
 from bot.core.fields import (
     CustomFieldRule,
@@ -43,16 +44,14 @@ from bot.core.fields import (
     other_field_problems,
     parse_custom_field_rules,
 )
-from bot.framework.converters import Expiry, StatusType
+from bot.core.values import Expiry, StatusType
 from bot.profile.audit import field_label
 from bot.profile.reverts import RevertBook, group_of
 from bot.profile.snapshots import ProfileSnapshots
 from bot.profile.tokens import TokenRejected, TokenService
-from bot.rocketchat.rest import Credentials
 from bot.storage.automation import AutomationStore, PendingRevert, UndoPoint
 
 if TYPE_CHECKING:
-    from bot.app.config import BotSettings
     from bot.profile.audit import AuditLog
     from bot.rocketchat.rest import RestClient
     from bot.storage.store import Store
@@ -333,6 +332,21 @@ def _explain(exc: ServerError, label: str) -> UserError:
     )
 
 
+class ProfileSettings(Protocol):
+    """What the profile service reads of the configuration (BotSettings has it all)."""
+
+    @property
+    def prefixes(self) -> list[str]: ...
+    @property
+    def default_timezone(self) -> str: ...
+    @property
+    def profile_snapshot_seconds(self) -> float: ...
+    @property
+    def retry_attempts(self) -> int: ...
+    @property
+    def in_doubt_wait(self) -> float: ...
+
+
 class ProfileService:
     """Reads and changes the sender's own profile with their delegated token."""
 
@@ -340,7 +354,7 @@ class ProfileService:
         self,
         store: Store,
         rest: RestClient,
-        settings: BotSettings | None = None,
+        settings: ProfileSettings | None = None,
         *,
         tokens: TokenService | None = None,
         clock: Callable[[], float] = time.monotonic,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.core.credentials import Credentials
     from bot.profile.service import Profile
-    from bot.rocketchat.rest import Credentials
 
 
 @dataclass(frozen=True, slots=True)

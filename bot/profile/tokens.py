@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.core.context import CommandContext
+from bot.core.credentials import Credentials
 from bot.core.errors import AuthError, RateLimited, ServerError, UserError
-from bot.rocketchat.rest import Credentials
 
 if TYPE_CHECKING:
     from bot.rocketchat.rest import RestClient

@@ -24,9 +24,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Final, Protocol, TypeVar
 
+from bot.core.credentials import Credentials
 from bot.core.errors import RateLimited, ServerError
 from bot.core.message import IncomingMessage
-from bot.rocketchat.rest import Credentials, RestClient
+from bot.rocketchat.rest import RestClient
 from bot.rocketchat.transport import (
     FRAME_LIMIT,
     FrameTooBig,

@@ -22,20 +22,20 @@ Network failures surface as ServerError with status 0 and error_type "timeout" o
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json as jsonlib
 import logging
 import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
 
 import aiohttp
 from yarl import URL
 
+from bot.core.credentials import Credentials, SecondFactor
 from bot.core.errors import (
     AuthError,
     RateLimited,
@@ -55,27 +55,6 @@ USER_AGENT: Final = "rcbot/0.1 (+aiohttp)"
 _BRACKETED_CODE = re.compile(r"\[([^\[\]\s]+)\]\s*$")
 _WAIT_SECONDS = re.compile(r"wait (\d+(?:\.\d+)?) seconds")
 _MAX_ERROR_TEXT = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """X-User-Id + X-Auth-Token (a login token or a personal access token); the token stays hidden."""
-
-    user_id: str
-    token: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class SecondFactor:
-    """X-2fa-Code + X-2fa-Method; `method` is "totp", "email" or "password"; the code stays hidden."""
-
-    method: str
-    code: str = field(repr=False)
-
-    @classmethod
-    def from_password(cls, password: str) -> SecondFactor:
-        """The password fallback: the code is the hex SHA-256 of the plain password (§3 step 9)."""
-        return cls("password", hashlib.sha256(password.encode("utf-8")).hexdigest())
 
 
 def _error_text(status: int, body: Any, reason: str, content_type: str) -> str:

@@ -30,14 +30,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from enum import Enum
 from typing import Final
 
 from bot.core.message import IncomingMessage
-from bot.framework.dispatch import Claim
 from bot.storage.backends import Connection
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
+
+
+class Claim(Enum):
+    """What the ledger says about a message this process wants to handle."""
+
+    MINE = "mine"  # handle it now
+    TAKEN = "taken"  # handled already, in flight, elsewhere, or too old: drop it
+    WAIT = "wait"  # an older message of the sender is unfinished on another replica: ask later
 
 FIRST_RUN: Final = ""  # the catch_up_marks row of the whole bot
 # Rocket.Chat lets a client date a message up to 10 s back (more is replaced by the server's

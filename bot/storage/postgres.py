@@ -12,7 +12,8 @@ from typing import Final, Self
 
 import asyncpg
 
-from bot.app.config import ConfigError, describe_key
+from bot.core.errors import ConfigError
+from bot.core.setting_names import describe_key
 from bot.storage.base import Connection, Dialect, Params, Row, redact_url
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final, Self, TypeVar
 
-from bot.app.config import ConfigError, DatabaseUnusable, describe_key
+from bot.core.errors import ConfigError, DatabaseUnusable
+from bot.core.setting_names import describe_key
 from bot.storage.base import LOCK_WAIT_SECONDS, Connection, DatabaseBusy, Dialect, Params, Row
 
 MEMORY: Final = ":memory:"

@@ -22,11 +22,11 @@ from typing import Final, Self, TypeVar
 
 from pydantic import SecretStr
 
-from bot.app.config import ConfigError, describe_key
 from bot.core import metrics
+from bot.core.credentials import Credentials
 from bot.core.crypto import DecryptionError, KeyFormatError, SecretBox
-from bot.core.errors import DatabaseBusy
-from bot.rocketchat.rest import Credentials
+from bot.core.errors import ConfigError, DatabaseBusy
+from bot.core.setting_names import describe_key
 from bot.storage.backends import Connection, Database, is_postgres_url, open_database, redact_url
 from bot.storage.group_commit import GroupCommit, Work
 from bot.storage.schema import SCHEMA_VERSION, SchemaTooNew, migrate

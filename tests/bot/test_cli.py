@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.app import cli
+from bot.app import logs
 
 SECRET = "S3cr3t-Tok3n_abcdefghijklmnopqrstuvwxyz0123"  # 43 chars: a Meteor secret's shape
 
@@ -152,7 +152,7 @@ def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Any:
     """`rcbot run` sets up the root logger; put it back for the tests that follow."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    monkeypatch.setattr(cli, "_handler", None)
+    monkeypatch.setattr(logs, "_handler", None)
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
@@ -176,7 +176,7 @@ def scrubbed_log() -> Any:
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(self.format(record))
 
-    scrubber = cli.SecretScrubber()
+    scrubber = logs.SecretScrubber()
     handler = ListHandler()
     handler.addFilter(scrubber)
     logger = logging.getLogger("tests.scrubbed")
@@ -219,7 +219,7 @@ def test_known_secrets_and_tracebacks_are_scrubbed(scrubbed_log: Any) -> None:
 
 def test_ordinary_ids_survive_scrubbing() -> None:
     message = "message Xk2Pq8ZrT7WmN3bCd in room GENERAL from 5fKJ2nBq4R8sT1uVw"
-    assert cli.scrub(message) == message
+    assert logs.scrub(message) == message
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.app.config import BotSettings, ConfigError, load_settings
+from bot.app.config import BotSettings, load_settings
+from bot.core.errors import ConfigError
 
 
 @pytest.fixture

@@ -12,16 +12,15 @@ from hypothesis import strategies as st
 
 from bot.core.errors import UsageError, UserError
 from bot.core.fields import CustomFieldRule, check_custom_field, js_length
+from bot.core.values import PersonalAccessToken, StatusType
 from bot.framework.converters import (
     Bio,
     DisplayName,
     FieldName,
     FieldValue,
     Nickname,
-    PersonalAccessToken,
     StatusLine,
     StatusText,
-    StatusType,
 )
 
 TOKEN = "Ab3_dEf-GhIjKlMnOpQrStUvWxYz0123456789abcde"  # 43 characters, like Random.secret()

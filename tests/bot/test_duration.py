@@ -11,18 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.errors import UsageError, UserError
-from bot.framework.converters import (
+from bot.core.values import (
     MAX_DURATION,
     MIN_DURATION,
     Duration,
     Expiry,
-    StatusLine,
     StatusType,
     format_duration,
     format_moment,
     parse_clock_time,
-    split_expiry,
 )
+from bot.framework.converters import StatusLine, split_expiry
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

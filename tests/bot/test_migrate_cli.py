@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.app import cli
+from bot.app import cli, logs
 from bot.core.crypto import generate_key
 from bot.storage.backends import is_postgres_url, open_database
 from bot.storage.base import Dialect
@@ -291,7 +291,7 @@ def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         monkeypatch.setenv(name, value)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    monkeypatch.setattr(cli, "_handler", None)
+    monkeypatch.setattr(logs, "_handler", None)
     yield environ
     for handler in root.handlers[:]:
         if handler not in handlers:

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.errors import UsageError
+from bot.core.values import WHITESPACE
 from bot.framework.parser import (
     NAME_PATTERN,
-    WHITESPACE,
     ParsedCommand,
     parse_command,
     split_words,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.core.context import CommandContext
+from bot.core.credentials import Credentials
 from bot.core.errors import (
     AuthError,
     RateLimited,
@@ -32,12 +33,11 @@ from bot.core.fields import (
     parse_custom_field_rules,
 )
 from bot.core.message import IncomingMessage, RoomType
-from bot.framework.converters import StatusType
+from bot.core.values import StatusType
 from bot.framework.parser import parse_command
 from bot.framework.registry import Registry
 from bot.profile.service import Profile, ProfileService, explain_rejection
 from bot.profile.tokens import NoTokenError, TokenRejected, TokenService
-from bot.rocketchat.rest import Credentials
 from bot.storage.store import DelegatedToken
 from commands.profile import format_profile
 

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from bot.core.context import CommandContext
 from bot.core.errors import AuthError, RateLimited, ServerError, UsageError, UserError
 from bot.core.message import IncomingMessage, RoomType
+from bot.core.values import StatusType
 from bot.framework import registry as registry_module
-from bot.framework.converters import Nickname, StatusType
+from bot.framework.converters import Nickname
 from bot.framework.parser import ParsedCommand, parse_command
 from bot.framework.registry import (
     CommandSpec,

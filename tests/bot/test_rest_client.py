@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.core.credentials import Credentials, SecondFactor
 from bot.core.errors import (
     AuthError,
     RateLimited,
@@ -25,7 +26,7 @@ from bot.core.errors import (
     TwoFactorInvalid,
     TwoFactorRequired,
 )
-from bot.rocketchat.rest import Credentials, RestClient, SecondFactor, error_for
+from bot.rocketchat.rest import RestClient, error_for
 from tests.conftest import ADMIN
 
 NOW = 1_800_000_000.0  # the fake wall clock, in seconds

@@ -14,7 +14,7 @@ import pytest
 
 from bot.core.clock import ManualClock
 from bot.core.crypto import generate_key
-from bot.framework.converters import Expiry, StatusType
+from bot.core.values import Expiry, StatusType
 from bot.profile.audit import AuditLog
 from bot.profile.reverts import RevertBook
 from bot.profile.service import Account, Bookkeeping, Cause, ProfileService

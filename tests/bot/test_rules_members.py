@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from bot.automation.members import RoomDirectory
 from bot.core.clock import ManualClock
+from bot.core.credentials import Credentials
 from bot.core.errors import AuthError, ServerError
-from bot.rocketchat.rest import Credentials
 from tests.bot.test_profile_rules import OTHER_TOKEN, TOKEN, FakeStore
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -14,9 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app import cli
-from bot.app.config import ConfigError, load_settings
+from bot.app.config import load_settings
 from bot.automation.model import Rule, RuleProblems, parse_rules
-from bot.framework.converters import StatusType
+from bot.core.errors import ConfigError
+from bot.core.values import StatusType
 
 
 def rule(**overrides: Any) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.core.credentials import Credentials
 from bot.profile.service import Profile
 from bot.profile.snapshots import ProfileSnapshots
-from bot.rocketchat.rest import Credentials
 
 
 class Ticks:

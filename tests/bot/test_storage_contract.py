@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from bot.core.crypto import generate_key
 from bot.core.message import IncomingMessage, RoomType
-from bot.framework.dispatch import Claim
 from bot.storage.automation import (
     AutomationStore,
     Claims,
@@ -27,7 +26,7 @@ from bot.storage.automation import (
 )
 from bot.storage.backends import is_postgres_url
 from bot.storage.conversations import ConversationKey, ConversationRecord, ConversationStore
-from bot.storage.handled import MARK_SLACK_MS, HandledMessages
+from bot.storage.handled import MARK_SLACK_MS, Claim, HandledMessages
 from bot.storage.replicas import JOIN_BEATS, Replicas, beat_period, preferred
 from bot.storage.store import Store
 

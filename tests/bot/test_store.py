@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.app.config import ConfigError
+from bot.core.errors import ConfigError
 from bot.storage.backends import is_postgres_url, open_database
 from bot.storage.store import SCHEMA_VERSION, Store
 

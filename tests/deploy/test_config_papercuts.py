@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.config import BotSettings, ConfigError, load_settings
+from bot.app.config import BotSettings, load_settings
 from bot.app.envcheck import unknown_variable_warnings
 from bot.app.init_config import example_text
 from bot.core.crypto import generate_key
+from bot.core.errors import ConfigError
 
 BASE = {"username": "bot", "password": "pw", "secret_key": generate_key()}
 

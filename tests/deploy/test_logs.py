@@ -32,7 +32,7 @@ PASSWORD_IN_CONFIG = "configured-secret-pw"
 LOGGING_SCRIPT = textwrap.dedent(
     f"""
     import logging, sys
-    from bot.app.cli import setup_logging
+    from bot.app.logs import setup_logging
     setup_logging("DEBUG", secrets=[{PASSWORD_IN_CONFIG!r}], log_format=sys.argv[1])
     log = logging.getLogger("bot.test")
     log.info("token {TOKEN} in the message")

@@ -11,13 +11,13 @@ import pytest
 from aiohttp import web
 
 from bot.app.runner import reconnect_delay
+from bot.core.credentials import Credentials
 from bot.core.crypto import generate_key
 from bot.core.errors import ServerError
 from bot.core.message import IncomingMessage, RoomType
-from bot.framework.dispatch import Claim
-from bot.rocketchat.rest import Credentials, RestClient
+from bot.rocketchat.rest import RestClient
 from bot.rocketchat.transport import server_time
-from bot.storage.handled import MARK_SLACK_MS, HandledMessages
+from bot.storage.handled import MARK_SLACK_MS, Claim, HandledMessages
 from bot.storage.store import Store
 from sandbox import serve
 from tests.conftest import ADMIN_ENV

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app.config import ConfigError
 from bot.app.health import HealthServer
 from bot.core.crypto import generate_key
+from bot.core.errors import ConfigError
 from sandbox.people import Person
 from tests.e2e.conftest import PASSWORD, ask_bot, open_workspace
 from tests.security.conftest import (

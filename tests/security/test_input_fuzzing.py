@@ -23,12 +23,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bot.core import values
 from bot.core.errors import UserError
 from bot.core.fields import NAME_FORBIDDEN, check_display_name, js_length
 from bot.core.message import reply_id
+from bot.core.values import Expiry, StatusType
 from bot.flows import sensitive
 from bot.framework import converters
-from bot.framework.converters import Expiry, StatusLine, StatusType
+from bot.framework.converters import StatusLine
 from bot.framework.flood import FloodGate, readable_head, screen_text
 from bot.framework.parser import parse_command
 from bot.framework.registry import Registry
@@ -158,12 +160,12 @@ CONVERTER_CHECKS: dict[str, tuple[Callable[[str], Any], Callable[[Any], bool]]] 
     "FieldName": (converters.FieldName.convert, lambda v: bool(v) and v == v.strip()),
     "FieldValue": (converters.FieldValue.convert, lambda v: v == v.strip()),
     "Duration": (
-        converters.Duration.convert,
+        values.Duration.convert,
         lambda v: timedelta(minutes=1) <= v <= timedelta(days=30),
     ),
     "StatusLine": (StatusLine.convert, status_line_ok),
     "PersonalAccessToken": (
-        converters.PersonalAccessToken.convert,
+        values.PersonalAccessToken.convert,
         lambda v: re.fullmatch(r"[A-Za-z0-9_\-.~+/=]{16,512}", v) is not None,
     ),
     "EmailAddress": (
@@ -177,7 +179,7 @@ CONVERTER_CHECKS: dict[str, tuple[Callable[[str], Any], Callable[[Any], bool]]] 
 def test_every_converter_is_fuzzed() -> None:
     found = {
         name
-        for module in (converters, sensitive)
+        for module in (converters, values, sensitive)
         for name, member in inspect.getmembers(module, inspect.isclass)
         if member.__module__ == module.__name__
         and "convert" in vars(member)

@@ -15,8 +15,8 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from bot.app.config import ConfigError
 from bot.core.crypto import generate_key
+from bot.core.errors import ConfigError
 from bot.storage.store import Store
 from sandbox.people import Person
 from tests.e2e.conftest import BOT_PASSWORD, ClockedWorld, ask_bot

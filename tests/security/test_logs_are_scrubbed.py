@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.cli import scrub, scrub_frame_dump
+from bot.app.logs import scrub, scrub_frame_dump
 from bot.core.crypto import generate_key
 from sandbox.digests import sha256_hex
 from sandbox.people import Person
