@@ -29,7 +29,7 @@ from typing import Any
 from bench.seed import fake_user_id, seed
 from bot.core.credentials import Credentials
 from bot.core.crypto import generate_key
-from bot.profile.service import Profile
+from bot.profile.model import Profile
 from bot.profile.snapshots import ProfileSnapshots
 from bot.storage.conversations import ConversationKey, ConversationStore
 from bot.storage.store import Store

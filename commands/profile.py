@@ -10,7 +10,8 @@ from bot.framework.registry import command
 
 if TYPE_CHECKING:
     from bot.core.fields import CustomFieldRule
-    from bot.profile.service import Profile, ProfileService
+    from bot.profile.model import Profile
+    from bot.profile.service import ProfileService
 
 NOT_SET = "(not set)"
 

@@ -10,7 +10,8 @@ from bot.framework.converters import StatusLine
 from bot.framework.registry import command
 
 if TYPE_CHECKING:
-    from bot.profile.service import ProfileService, StatusChange
+    from bot.profile.model import StatusChange
+    from bot.profile.service import ProfileService
 
 
 @command(

@@ -38,8 +38,9 @@ from bot.framework.dispatch import Dispatcher, MessageHook
 from bot.framework.flood import FloodGate
 from bot.framework.registry import Registry
 from bot.profile.audit import AuditLog
+from bot.profile.bookkeeping import Bookkeeping
 from bot.profile.reverts import RevertBook
-from bot.profile.service import Bookkeeping, ProfileService
+from bot.profile.service import ProfileService
 from bot.profile.tokens import TokenService
 from bot.rocketchat.account import BotAccount, BotLogin
 from bot.rocketchat.catchup import CatchUp, RestHistory
@@ -174,10 +175,9 @@ class ProfileBot:
         )
         sensitive = SensitiveChanges(
             self._conversations,
+            profile,
             self._rest,
-            tokens,
             prefix=settings.prefixes[0],
-            audit=self._automation.audit,
             in_doubt_wait=settings.in_doubt_wait,
         )
         services: dict[str, Any] = {

@@ -28,7 +28,8 @@ from bot.core.clock import Clock
 from bot.core.errors import ServerError, UserError
 from bot.core.message import IncomingMessage
 from bot.framework.parser import ParsedCommand
-from bot.profile.service import Account, Cause, ProfileRefused, ProfileService
+from bot.profile.model import Account, Cause, ProfileRefused
+from bot.profile.service import ProfileService
 from bot.profile.tokens import NoTokenError, TokenRejected
 from bot.storage.automation import AutomationStore, Claims, DelegatedUser
 

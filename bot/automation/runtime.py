@@ -20,8 +20,9 @@ from bot.automation.schedule import FireRule, Job, RetryRule, RevertDue, Schedul
 from bot.core.clock import Clock
 from bot.core.errors import ServerError, UserError
 from bot.profile.audit import AuditLog
+from bot.profile.model import ProfileRefused
 from bot.profile.reverts import RevertBook
-from bot.profile.service import ProfileRefused, ProfileService
+from bot.profile.service import ProfileService
 from bot.profile.tokens import NoTokenError, TokenRejected
 from bot.rocketchat.account import LoginSettings
 from bot.storage.automation import AutomationStore, Claims

@@ -36,7 +36,7 @@ from bot.framework.parser import ParsedCommand, parse_command
 
 if TYPE_CHECKING:
     from bot.flows.conversations import Conversations
-    from bot.flows.sensitive import PasswordChange
+    from bot.flows.sensitive.password import PasswordChange
     from bot.framework.registry import Registry
     from bot.profile.tokens import TokenService
     from bot.rocketchat.replies import Replies

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.core.credentials import Credentials
-    from bot.profile.service import Profile
+    from bot.profile.model import Profile
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,8 +115,12 @@ class TokenService:
 
     async def rejected(self, ctx: CommandContext) -> TokenRejected:
         """Mark the sender's token invalid after a 401 and return the error to raise."""
-        await self._store.mark_token_invalid(ctx.sender_id)
-        log.warning("Rocket.Chat rejected the delegated token of %s", ctx.sender_id)
+        return await self.rejected_for(ctx.sender_id)
+
+    async def rejected_for(self, user_id: str) -> TokenRejected:
+        """Mark the token of `user_id` invalid after a 401 and return the error to raise."""
+        await self._store.mark_token_invalid(user_id)
+        log.warning("Rocket.Chat rejected the delegated token of %s", user_id)
         return TokenRejected(self.prefix)
 
     async def set(self, ctx: CommandContext, token: str) -> str:

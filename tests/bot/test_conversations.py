@@ -27,7 +27,7 @@ from bot.flows.conversations import (
     describe_duration,
     is_cancel,
 )
-from bot.flows.sensitive import (
+from bot.flows.sensitive.rules import (
     EmailAddress,
     NewUsername,
     mask_email,

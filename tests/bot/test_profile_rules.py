@@ -36,7 +36,8 @@ from bot.core.message import IncomingMessage, RoomType
 from bot.core.values import StatusType
 from bot.framework.parser import parse_command
 from bot.framework.registry import Registry
-from bot.profile.service import Profile, ProfileService, explain_rejection
+from bot.profile.model import Profile, explain_rejection
+from bot.profile.service import ProfileService
 from bot.profile.tokens import NoTokenError, TokenRejected, TokenService
 from bot.storage.store import DelegatedToken
 from commands.profile import format_profile

@@ -16,8 +16,10 @@ from bot.core.clock import ManualClock
 from bot.core.crypto import generate_key
 from bot.core.values import Expiry, StatusType
 from bot.profile.audit import AuditLog
+from bot.profile.bookkeeping import Bookkeeping
+from bot.profile.model import Account, Cause
 from bot.profile.reverts import RevertBook
-from bot.profile.service import Account, Bookkeeping, Cause, ProfileService
+from bot.profile.service import ProfileService
 from bot.storage.automation import AutomationStore
 from bot.storage.store import Store
 from tests.bot.test_profile_rules import TOKEN, FakeRest, FakeStore, context

@@ -16,7 +16,7 @@ from bot.automation.schedule import FireRule, Job, RetryRule
 from bot.core.clock import ManualClock
 from bot.core.crypto import generate_key
 from bot.core.errors import UserError
-from bot.profile.service import Account, Cause, ProfileRefused
+from bot.profile.model import Account, Cause, ProfileRefused
 from bot.profile.tokens import NoTokenError, TokenRejected
 from bot.storage.automation import AutomationStore
 from bot.storage.store import Store

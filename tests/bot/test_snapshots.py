@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.credentials import Credentials
-from bot.profile.service import Profile
+from bot.profile.model import Profile
 from bot.profile.snapshots import ProfileSnapshots
 
 

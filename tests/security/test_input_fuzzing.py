@@ -28,7 +28,7 @@ from bot.core.errors import UserError
 from bot.core.fields import NAME_FORBIDDEN, check_display_name, js_length
 from bot.core.message import reply_id
 from bot.core.values import Expiry, StatusType
-from bot.flows import sensitive
+from bot.flows.sensitive import rules as sensitive
 from bot.framework import converters
 from bot.framework.converters import StatusLine
 from bot.framework.flood import FloodGate, readable_head, screen_text

@@ -1,0 +1,165 @@
+"""Putting values back: `/undo` (what a person's last change through the bot replaced) and the
+end of a temporary change (what it replaced, unless the field was changed elsewhere since).
+
+Both go through the one change path (bot.profile.changes), under the person's lock, and only
+touch fields that still hold what the bot set: a change made elsewhere (the Rocket.Chat client)
+always wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.core.clock import Clock
+from bot.core.credentials import Credentials
+from bot.core.errors import UserError
+from bot.profile.changes import ChangePath
+from bot.profile.locks import PersonLocks
+from bot.profile.model import (
+    UNDOABLE_FIELDS,
+    Account,
+    Actor,
+    Cause,
+    UndoOutcome,
+    custom_with,
+    label_of,
+    labels,
+)
+from bot.profile.reader import ProfileReader
+
+if TYPE_CHECKING:
+    from bot.storage.automation import PendingRevert
+
+log = logging.getLogger(__name__)
+
+
+class Restorer:
+    """Undo and expiry: the two ways a change is taken back."""
+
+    def __init__(
+        self,
+        reader: ProfileReader,
+        changes: ChangePath,
+        locks: PersonLocks,
+        *,
+        clock: Clock,
+        prefix: str = "/",
+    ) -> None:
+        self._reader = reader
+        self._changes = changes
+        self._locks = locks
+        self._clock = clock
+        self.prefix = prefix
+
+    async def revert(self, pending: PendingRevert) -> bool:
+        """Put back a temporary change that fell due; False when the fields no longer hold what
+        the bot set (changed elsewhere) or the revert is gone, and nothing was changed."""
+        books = self._changes.books
+        if books is None:
+            return False
+        actor = Account(pending.user_id, pending.username)
+        async with self._locks.hold(pending.user_id):
+            latest = await books.reverts.get(pending.user_id, pending.group)
+            if latest is None or latest.due_at > self._now():
+                return False  # cancelled or moved meanwhile
+            credentials = await self._reader.credentials(actor)
+            profile = await self._reader.read(actor, credentials)
+            now = profile.values()
+            moved = [key for key, value in latest.expected.items() if now.get(key, "") != value]
+            if moved:
+                log.info(
+                    "left the %s of %s alone: changed elsewhere since the bot set it",
+                    latest.group,
+                    latest.user_id,
+                )
+                await books.reverts.cancel(latest.user_id, [latest.group])
+                return False
+            await self._changes.commit(
+                actor,
+                credentials,
+                profile,
+                latest.restore,
+                label=label_of(latest.restore),
+                cause=Cause("expiry"),
+                custom_fields=custom_with(profile, latest.restore),
+            )
+            return True
+
+    async def undo(self, actor: Actor) -> UndoOutcome:
+        """Put back what the sender's last change through the bot replaced (never e-mail,
+        username or password: those are not profile changes and leave no undo point)."""
+        books = self._changes.books
+        if books is None:
+            raise UserError("Undo is not available on this bot.")
+        credentials = await self._reader.credentials(actor)
+        async with self._locks.hold(actor.sender_id):
+            again = await self._undone_before(actor, credentials)
+            if again is not None:
+                return again
+            point = await books.store.get_undo_point(actor.sender_id)
+            if point is None:
+                raise UserError(
+                    "There is nothing to undo: I have not changed your profile since your last "
+                    f"undo. `{self.prefix}undo` puts back what your last change through me "
+                    f"replaced ({UNDOABLE_FIELDS})."
+                )
+            profile = await self._reader.read(actor, credentials)
+            now = profile.values()
+            back = {
+                key: old for key, (old, new) in point.changes.items() if now.get(key, "") == new
+            }
+            elsewhere = tuple(
+                key
+                for key, (old, new) in point.changes.items()
+                if now.get(key, "") not in (old, new)
+            )
+            if not back:
+                await books.store.delete_undo_point(actor.sender_id)
+                raise UserError(_nothing_to_put_back(point.cause, elsewhere))
+            restored = await self._changes.commit(
+                actor,
+                credentials,
+                profile,
+                back,
+                label=label_of(back),
+                cause=Cause("undo"),
+                custom_fields=custom_with(profile, back),
+                detail={"undone": point.cause, "elsewhere": list(elsewhere)},
+            )
+        return UndoOutcome(restored=restored, changed_elsewhere=elsewhere, undone=point.cause)
+
+    async def _undone_before(self, actor: Actor, credentials: Credentials) -> UndoOutcome | None:
+        """This /undo ran before and got its change to Rocket.Chat, but the process stopped
+        before its answer was recorded: settle it and answer as that run would have."""
+        books = self._changes.books
+        earlier = await books.intended(actor) if books is not None else None
+        if earlier is None or "undone" not in earlier.detail:
+            return None
+        made = {str(i["field"]): (str(i["old"]), str(i["new"])) for i in earlier.changes}
+        now = (await self._reader.read(actor, credentials)).values()
+        if not all(now.get(key, "") == new for key, (_, new) in made.items()):
+            return None  # it never reached Rocket.Chat: undo as if for the first time
+        before = {**now, **{key: old for key, (old, _) in made.items()}}
+        after = {key: new for key, (_, new) in made.items()}
+        await self._changes.record(actor, before, after, made, Cause("undo"), None)
+        return UndoOutcome(
+            restored=made,
+            changed_elsewhere=tuple(earlier.detail.get("elsewhere", ())),
+            undone=str(earlier.detail["undone"]),
+        )
+
+    def _now(self) -> datetime:
+        return self._clock.now()
+
+
+def _nothing_to_put_back(cause: str, elsewhere: tuple[str, ...]) -> str:
+    if elsewhere:
+        one = len(elsewhere) == 1
+        return (
+            f"I can't undo your last change ({cause}): your {labels(elsewhere)} changed "
+            f"elsewhere since, so I left {'it' if one else 'them'} as "
+            f"{'it is' if one else 'they are'}."
+        )
+    return f"Your last change ({cause}) is already undone: your profile has the values from before it."
