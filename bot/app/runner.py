@@ -25,6 +25,7 @@ from typing import Any, Self
 from bot.app.config import BotSettings
 from bot.app.gc_tuning import freeze_start_up
 from bot.app.health import HealthServer
+from bot.app.wiring import dispatch_chain
 from bot.automation.runtime import Automation
 from bot.core import metrics
 from bot.core.clock import Clock, SystemClock
@@ -34,9 +35,10 @@ from bot.core.setting_names import describe_key
 from bot.flows.conversations import Conversations
 from bot.flows.leaks import LeakGuard
 from bot.flows.sensitive import SensitiveChanges
-from bot.framework.dispatch import Dispatcher, MessageHook
-from bot.framework.flood import FloodGate
+from bot.framework.admission import Admission
+from bot.framework.dispatch import Dispatcher
 from bot.framework.registry import Registry
+from bot.framework.steps import MessageHook
 from bot.profile.audit import AuditLog
 from bot.profile.bookkeeping import Bookkeeping
 from bot.profile.reverts import RevertBook
@@ -201,23 +203,18 @@ class ProfileBot:
         await self._connect_at_start()
         self._dispatcher = Dispatcher(
             bot_user_id=self.user_id,
-            registry=self.registry,
-            services=services,
-            replies=self.replies,
-            prefixes=list(self.settings.prefixes),
-            max_concurrent=self.settings.max_concurrent_commands,
-            hooks=hooks,
-            flood=FloodGate(
-                per_user=settings.rate_limit_per_user,
-                global_limit=settings.rate_limit_global,
-                window=settings.rate_limit_window,
-                clock=self.clock.monotonic,
+            chain=dispatch_chain(
+                settings,
+                registry=self.registry,
+                services=services,
+                replies=self.replies,
+                privacy=OneToOneRooms(self._connection, bot_user_id=self.user_id),
+                guard=guard,
+                hooks=hooks,
+                clock=self.clock,
             ),
-            max_message_length=settings.max_message_length,
-            ledger=self._handled,
-            affinity=self.replicas,
-            privacy=OneToOneRooms(self._connection, bot_user_id=self.user_id),
-            guard=guard,
+            admission=Admission(self._handled, self.replicas),
+            max_concurrent=settings.max_concurrent_commands,
         )
         self._conversations.open()  # its sweeper may tell people about expiries right away
         await self._automation.start()  # reverts that fell due while down run right away

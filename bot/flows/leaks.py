@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Final
 from bot.core.context import CommandContext
 from bot.core.message import IncomingMessage
 from bot.core.values import WHITESPACE, PersonalAccessToken, tokens_in
-from bot.framework.dispatch import GuardDecision
 from bot.framework.flood import readable_head
 from bot.framework.parser import ParsedCommand, parse_command
+from bot.framework.steps import GuardDecision
 
 if TYPE_CHECKING:
     from bot.flows.conversations import Conversations

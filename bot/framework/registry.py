@@ -40,16 +40,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, Literal
 
-from bot.core.errors import (
-    AuthError,
-    DatabaseBusy,
-    RateLimited,
-    ServerError,
-    TwoFactorInvalid,
-    TwoFactorRequired,
-    UsageError,
-    UserError,
-)
+from bot.core import wording
+from bot.core.errors import UsageError
 from bot.core.values import PersonalAccessToken
 from bot.framework.parser import NAME_PATTERN, ParsedCommand, split_words, take_words
 
@@ -58,6 +50,7 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP: Final = "rcbot.commands"
 BUILTIN_INJECTABLES: Final = frozenset({"ctx", "parsed"})
 Handler = Callable[..., Awaitable[str]]
+ErrorHandler = Callable[[Any, BaseException], Awaitable[str | None]]
 
 
 class RegistryError(Exception):
@@ -94,6 +87,21 @@ class CommandSpec:
     words: tuple[Argument, ...]
     rest: Argument | None
     module: str
+    error_handlers: list[ErrorHandler] = field(default_factory=list, repr=False, compare=False)
+
+    def error(self, handler: ErrorHandler) -> ErrorHandler:
+        """Decorate `async def handler(ctx, error) -> str | None`: the command's own answer to
+        an error it raised, before the dispatcher's (None: leave it to the dispatcher)."""
+        self.error_handlers.append(handler)
+        return handler
+
+    async def handle_error(self, ctx: Any, error: BaseException) -> str | None:
+        """The command's own sentence for `error`, if one of its handlers has one."""
+        for handler in self.error_handlers:
+            answer = await handler(ctx, error)
+            if answer is not None:
+                return answer
+        return None
 
     @property
     def summary(self) -> str:
@@ -533,42 +541,11 @@ def describe_error(
 ) -> str:
     """The reply for a command that failed with `exc` (any exception; never a raw server id).
 
-    UsageError gets the command's usage lines appended; UserError is shown as written; errors
-    from the REST layer become sentences; anything else is an apology (log it yourself).
+    UsageError gets the command's usage lines appended; everything else is worded by
+    bot.core.wording, the one place that turns errors into sentences.
     """
-    name = f"{prefix}{spec.name}" if spec else "that command"
-    if isinstance(exc, UsageError):
-        if spec is None:
-            return str(exc)
+    if isinstance(exc, UsageError) and spec is not None:
         lines = [f"`{line}`" for line in spec.usage_for(prefix).splitlines()]
         usage = lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
         return f"{exc}\nUsage: {usage}"
-    if isinstance(exc, UserError):
-        return str(exc)
-    if isinstance(exc, DatabaseBusy):
-        return (
-            "My database is busy right now (another program holds it), so I could not run "
-            f"{name}, and nothing was changed. Please try again in a minute."
-        )
-    if isinstance(exc, AuthError):
-        return (
-            "Rocket.Chat rejected your personal access token, so I could not do that. "
-            f"Create a new token and send it to me in a DM with {prefix}token set <token>."
-        )
-    if isinstance(exc, RateLimited):
-        wait = max(1, round(exc.retry_after))
-        return f"Rocket.Chat asks me to slow down. Please try {name} again in {wait} seconds."
-    if isinstance(exc, TwoFactorRequired | TwoFactorInvalid):
-        return (
-            "Rocket.Chat wants a two-factor code for this, which I can't provide. Create a "
-            "personal access token with “Ignore Two Factor Authentication” ticked and send it "
-            f"to me with {prefix}token set <token>."
-        )
-    if isinstance(exc, ServerError):
-        if exc.status >= 500:
-            return (
-                f"Rocket.Chat had a problem (HTTP {exc.status}) and could not run {name}. "
-                "Please try again in a moment."
-            )
-        return f"Rocket.Chat refused {name}. Please check what you wrote and try again."
-    return f"Sorry, something went wrong on my side while running {name}. It has been logged."
+    return wording.failure(exc, name=f"{prefix}{spec.name}" if spec else "that command", prefix=prefix)
