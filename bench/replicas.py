@@ -3,8 +3,9 @@
 One run measures every replica count R in `--replicas` (1, 2 and 3 by default), each against a
 fresh `python -m sandbox` process and a fresh PostgreSQL database, with R `python -m bot run`
 processes sharing that database (`RCBOT_DB=postgresql://…`, a short `--lease`, each with its own
-health port). The load is bench/load.py's, reused as is: N users, each with a token delegated in
-the DM, send M commands in closed loops over DDP (`plan_commands`, `join_users`, `drive`).
+health port). The load is one pass of bench.load's burst mix: N users, each with a token
+delegated in the DM, send M commands in closed loops over DDP (`plan_commands`, `join_users`,
+`drive`).
 
 Before the load, every replica must answer `/healthz` and every heartbeat row in `replicas` must
 have been written again after all R rows existed, so each replica's live set is complete and
@@ -53,7 +54,12 @@ import aiohttp
 import asyncpg
 
 from bench.client import ChatUser
-from bench.load import (
+from bench.load.drive import Answers, VisibilitySampler, drive
+from bench.load.plan import Command, plan_commands
+from bench.load.report import publish
+from bench.load.stats import latency_summary, median_of
+from bench.load.targets import bot_environment, new_secret_key
+from bench.load.workspace import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
     BOT,
@@ -61,20 +67,10 @@ from bench.load import (
     READY_TIMEOUT_SECONDS,
     TARGET_PASSWORD,
     WORKSPACE_ENV,
-    Answers,
-    Command,
-    VisibilitySampler,
-    bot_environment,
-    drive,
     grant_send_many_messages,
     in_work_folder,
     join_users,
-    latency_summary,
-    median_of,
     new_http_session,
-    new_secret_key,
-    plan_commands,
-    publish,
     wait_until_answered,
 )
 from bench.proc import (
@@ -334,12 +330,7 @@ class DatabaseWaits:
 
 def answers(command: Command, text: str) -> bool:
     """True when a bot message `text` can be the answer to `command` (see the docstring)."""
-    if not text.startswith(command.answer_starts):
-        return False
-    key, value = command.profile[0]
-    if key == "status":
-        return text.startswith(f"{command.answer_starts} to {value}")
-    return f"“{value}”" in text
+    return command.accepts(text)
 
 
 @dataclass
