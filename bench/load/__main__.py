@@ -1,4 +1,4 @@
-"""`python -m bench.load [--mix realistic,spaced,burst] [--people N] [--rounds K] [--json FILE]`
+"""`python -m bench.load [--mix realistic,spaced,burst] [--people N] [--rounds K] [--json F]`
 and `python -m bench.load --check-targets FILE.json [...]`: the bot against the bare protocol.
 
 For each mix and round, two load phases (bench/load/phases.py), the baseline's and the bot's, in
@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench.load", description=(__doc__ or "").split("\n\n")[0]
     )
     add = parser.add_argument
-    add("--mix", default="realistic", help=f"comma-separated, of {','.join(MIXES)}")
-    add("--people", "--users", dest="people", type=int, default=100)
+    add("--mix", default="burst", help=f"comma-separated, of {','.join(MIXES)} (burst)")
+    add("--people", "--users", dest="people", type=int, default=20)
     add("--commands", type=int, help="burst: commands per pass, shared out (10 x --people)")
     add("--min-phase-seconds", type=float, default=20.0, help="a phase runs at least this long")
     add("--spacing", type=float, default=31.0, help="paced mixes: least s between two visits")

@@ -212,7 +212,9 @@ async def run_back_to_back(
 class PeopleQueue:
     """The people of a paced phase, by the moment each is free for a visit again."""
 
-    def __init__(self, seats: Sequence[Seat], clock: PhaseClock, pacing: Pacing, seed: str):
+    def __init__(
+        self, seats: Sequence[Seat], clock: PhaseClock, pacing: Pacing, seed: str
+    ) -> None:
         order = list(seats)
         random.Random(seed).shuffle(order)  # the same order for both targets
         self._heap = [(0.0, number, seat) for number, seat in enumerate(order)]

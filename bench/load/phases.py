@@ -163,6 +163,7 @@ async def run_load_phase(
             for spy in spies:
                 await spy.stop()
             await sampler.finish()
+            answers.extra += sum(seat.user.forget_heard(seat.room_id) for seat in seats)
             memory = child.memory_kb()
             logged = await fetch_calls(http, url)
             calls = attribute_calls(logged, answers.windows)
@@ -203,7 +204,7 @@ async def run_load_phase(
         "pacing": _pacing_figures(pacing, duration) if mix.paced else None,
         "server_calls": {
             **call_summary(answers.windows, calls),
-            "target_own_calls_per_command": own_calls,
+            "target_own_calls_per_1000_commands": own_calls,
         },
         "cpu_s": round(cpu, 3),
         "cpu_ms_per_command": round(cpu * 1000 / per_command, 3),

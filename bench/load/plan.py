@@ -51,8 +51,8 @@ class Command:
 
     `answer_starts` is how a right answer begins, `contains` what else it must say; `profile` is
     what `users.info` shows once a change is made (for the visibility figure); `change` marks a
-    command that sets a new value (the ones a warm profile snapshot can serve); `secret` keeps
-    the text (a password) out of every report.
+    command that sets a new value, the kind a warm profile snapshot can serve (not /undo, which
+    always reads); `secret` keeps the text (a password) out of every report.
     """
 
     text: str
@@ -214,7 +214,6 @@ def undo_last(person: Person, field_label: str, old: str) -> Command:
         ((field_label, old),) if old else (),
         kind="undo",
         contains=(f"{field_label} back to {shown_value(old)}.",),
-        change=True,
     )
 
 

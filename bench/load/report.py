@@ -230,10 +230,12 @@ def render_mix(name: str, mix: dict[str, Any]) -> list[str]:
     own = [
         f"{side}: " + ", ".join(f"{name} {count:g}" for name, count in calls.items())
         for side, phase in (("bot", bot), ("baseline", baseline))
-        if phase and (calls := phase["server_calls"]["target_own_calls_per_command"])
+        if phase and (calls := phase["server_calls"]["target_own_calls_per_1000_commands"])
     ]
     if own:
-        lines.append("REST calls with the target's own account, per command: " + "; ".join(own))
+        lines.append(
+            "REST calls with the target's own account per 1,000 commands: " + "; ".join(own)
+        )
     lines.extend(f"PROBLEM {problem}" for problem in mix["problems"])
     return lines
 

@@ -101,7 +101,8 @@ def unattributed_calls(
     calls: Iterable[Call], windows: Sequence[Window], ignored: Iterable[str]
 ) -> dict[str, float]:
     """REST calls during the load made by no person (and not by the `ignored` accounts, such
-    as the admin's visibility polls): the target's own, e.g. settings it reads. Per command."""
+    as the admin's visibility polls): the target's own, e.g. settings it reads. Per 1,000
+    commands."""
     if not windows:
         return {}
     people = {window.user_id for window in windows} | set(ignored)
@@ -112,7 +113,7 @@ def unattributed_calls(
         if start <= moment <= end and user_id not in people:
             name = f"{method} {endpoint}"
             counted[name] = counted.get(name, 0) + 1
-    return {name: round(count / len(windows), 4) for name, count in sorted(counted.items())}
+    return {name: round(count * 1000 / len(windows), 2) for name, count in sorted(counted.items())}
 
 
 def call_summary(windows: Sequence[Window], calls: Sequence[list[str]]) -> dict[str, Any]:
