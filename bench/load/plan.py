@@ -14,7 +14,8 @@ Three mixes (`--mix`):
   some `/bio` and `/nick`, the same value again ("already so"), `/profile`, a change taken back
   with `/undo`, and now and then an e-mail change with its whole conversation (`/email`, `yes`,
   then the current password, which Rocket.Chat asks for as the second factor of accounts without
-  authenticator app or e-mail codes).
+  authenticator app or e-mail codes). Rocket.Chat 7.x allows one e-mail change a minute per
+  user, so a person changes theirs at most once per phase (a second draw is a status change).
 
 Every person's plan is drawn from a generator seeded by the mix and the person, so the bot and
 the baseline get the same commands in the same order. Each command carries the answer it must
@@ -94,6 +95,7 @@ class Person:
     statuses: int = 0
     status_texts: int = 0
     last_change: str | None = None  # "nick", "bio" or the text of the last /status
+    emails: int = 0
 
     def next_serial(self) -> int:
         """A number this person has not used in a value yet."""
@@ -219,6 +221,7 @@ def undo_last(person: Person, field_label: str, old: str) -> Command:
 
 def change_email(person: Person) -> list[Command]:
     """`/email <new>`, `yes`, then the current password as the second factor."""
+    person.emails += 1
     address = f"{person.username}.{person.next_serial()}@example.org"
     return [
         Command(
@@ -324,6 +327,8 @@ class Realistic:
     def visit(self, person: Person) -> list[Command]:
         person.visits += 1
         kind = person.rng.choices(self.kinds, self.weights)[0]
+        if kind == "email" and person.emails:
+            kind = "status"  # one e-mail change a minute per user (see the module docstring)
         plans: dict[str, Callable[[Person], list[Command]]] = {
             "status": lambda p: [self._status(p)],
             "bio": lambda p: [self._bio(p)],

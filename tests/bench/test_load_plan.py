@@ -164,3 +164,10 @@ def test_a_mix_with_a_problem_or_not_measured_proves_nothing(tmp_path: Path) -> 
     partial.write_text(json.dumps(report))
     assert check_targets([doubtful]) == 1
     assert check_targets([partial]) == 1
+
+
+def test_a_person_changes_their_email_at_most_once_a_phase() -> None:
+    """Rocket.Chat 7.x refuses a second e-mail change within a minute (setEmail's limit)."""
+    person = _person()
+    visits = _visits(Realistic(), person, 500)
+    assert sum(visit[0].kind == "email" for visit in visits) == 1
