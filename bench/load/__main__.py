@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--commands", type=int, help="burst: commands per pass, shared out (10 x --people)")
     add("--min-phase-seconds", type=float, default=20.0, help="a phase runs at least this long")
     add("--spacing", type=float, default=31.0, help="paced mixes: least s between two visits")
-    add("--hands", type=int, default=0, help=f"paced mixes: visits at once (≤ {MAX_HANDS})")
+    add("--hands", type=int, default=0, help=f"paced: visits at once (people, ≤ {MAX_HANDS})")
     add("--rounds", type=int, default=1, help="baseline and bot this often per mix")
     add("--phases", default="baseline,bot,footprint", help="subset of baseline,bot,footprint")
     add("--json", type=Path, metavar="FILE", help="also write the report here")
