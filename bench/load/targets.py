@@ -16,7 +16,7 @@ from bench.proc import Child, child_environment, start_child
 def bot_environment(url: str, db: str, secret_key: str, source: Path) -> dict[str, str]:
     """The environment of a benchmarked `python -m bot run`: RCBOT_* variables, at WARNING.
 
-    `db` is an SQLite file or a PostgreSQL URL (bench/replicas.py runs several bots on one)."""
+    `db` is an SQLite file or a PostgreSQL URL (bench.replicas runs several bots on one)."""
     return child_environment(
         {
             "PYTHONPATH": str(source),
