@@ -148,9 +148,9 @@ async def run_footprint(options: Options, work: Path) -> dict[str, Any]:
 
     return {
         "how": (
-            "database seeded through bot.storage.store.Store.put_token with fake tokens plus one real "
-            "token of a probe user, or with pending e-mail changes through ConversationStore.put; "
-            "memory is VmRSS 0.3 s after the first /nick was answered"
+            "database seeded through bot.storage.store.Store.put_token with fake tokens plus one "
+            "real token of a probe user, or with pending e-mail changes through "
+            "ConversationStore.put; memory is VmRSS 0.3 s after the first /nick was answered"
         ),
         "runs": runs,
         "delegated_users": many,

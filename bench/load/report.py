@@ -131,7 +131,8 @@ def failures(report: dict[str, Any]) -> list[str]:
                     examples = "; ".join(phase["wrong_examples"][:2])
                     found.append(
                         f"{mix}, round {phase['round']}, {side}: {phase['answered_wrong']} wrong, "
-                        f"{phase['timeouts']} unanswered, {phase['extra_messages']} extra ({examples})"
+                        f"{phase['timeouts']} unanswered, {phase['extra_messages']} extra "
+                        f"({examples})"
                     )
     return found
 
@@ -143,7 +144,7 @@ def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:,.2f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
@@ -216,7 +217,8 @@ def render_mix(name: str, mix: dict[str, Any]) -> list[str]:
                 (p or {}).get("reply_latency_by_kind", {}).get(kind, {}) for p in (bot, baseline)
             ]
             lines.append(
-                f"  {kind:15}{_cell(sides[0].get('p50_ms')):>9} /{_cell(sides[1].get('p50_ms')):>9}"
+                f"  {kind:15}{_cell(sides[0].get('p50_ms')):>9} /"
+                f"{_cell(sides[1].get('p50_ms')):>9}"
                 f" ({_cell(sides[0].get('count'))}); bot: {_calls(bot, kind)}; "
                 f"baseline: {_calls(baseline, kind)}"
             )

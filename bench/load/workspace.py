@@ -73,7 +73,8 @@ def new_http_session() -> aiohttp.ClientSession:
 
 
 async def grant_send_many_messages(admin: ChatUser) -> None:
-    """Let ordinary users send faster than 5 messages a second (the benchmark's users type fast)."""
+    """Let ordinary users send faster than 5 messages a second (the benchmark's people type
+    fast)."""
     listed = await admin.rest("GET", "permissions.listAll")
     roles: list[str] = next(
         (p.get("roles", []) for p in listed["update"] if p["_id"] == "send-many-messages"), []
