@@ -147,8 +147,10 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, argparse.Namespace]:
     commands = args.commands if args.commands is not None else 10 * args.people
     if set(phases) - {"baseline", "bot", "footprint"} or set(mixes) - set(MIXES) or not mixes:
         parser.error(f"--phases takes baseline,bot,footprint and --mix {','.join(MIXES)}")
-    if args.people < 1 or commands < args.people or args.rounds < 1 or args.hands < 0:
-        parser.error("need --people ≥ 1, --commands ≥ --people, --rounds ≥ 1, --hands ≥ 0")
+    if args.people < 1 or args.rounds < 1 or args.hands < 0 or args.spacing < 0:
+        parser.error("need --people ≥ 1, --rounds ≥ 1, --hands ≥ 0, --spacing ≥ 0")
+    if "burst" in mixes and commands < args.people:
+        parser.error("burst needs --commands ≥ --people (each person sends at least one)")
     options = Options(
         people=args.people,
         commands=commands,
