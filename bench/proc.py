@@ -124,11 +124,14 @@ async def start_child(
     return Child(name=name, process=process, started=started, log_path=log_path, _log=log)
 
 
-async def start_sandbox(name: str, environ: dict[str, str], log_dir: Path) -> tuple[Child, str]:
-    """`python -m sandbox --host 127.0.0.1 --port 0`; returns the child and its base URL."""
+async def start_sandbox(
+    name: str, environ: dict[str, str], log_dir: Path, module: str = "sandbox"
+) -> tuple[Child, str]:
+    """`python -m sandbox --host 127.0.0.1 --port 0` (or a `module` that wraps it, such as
+    bench.load.server_log); returns the child and its base URL."""
     child = await start_child(
         name,
-        ["-m", "sandbox", "--host", "127.0.0.1", "--port", "0"],
+        ["-m", module, "--host", "127.0.0.1", "--port", "0"],
         env=child_environment(environ),
         log_dir=log_dir,
         stdout_pipe=True,

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.load import BOT_NAME, plan_commands
-from bench.replicas import count_answers
+from bench.load.plan import plan_commands
+from bench.load.workspace import BOT_NAME
+from bench.replicas.exactly_once import count_answers
 
 PROJECT = Path(__file__).resolve().parents[2]
 PHASE_FIGURES = (
