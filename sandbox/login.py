@@ -51,16 +51,8 @@ def _find_user_by_query(state: SandboxState, query: dict[str, Any]) -> dict[str,
     if "id" in query:
         return state.users.get(query["id"])
     if "username" in query:
-        wanted = query["username"]
-        for user in state.users.values():
-            if user.get("username") == wanted:
-                return user
-        matches = [
-            user
-            for user in state.users.values()
-            if str(user.get("username", "")).lower() == wanted.lower()
-        ]
-        return matches[0] if len(matches) == 1 else None
+        # Exactly, else ignoring case; usernames are unique ignoring case, so one lookup.
+        return state.user_by_username(query["username"])
     if "email" in query:
         return state.user_by_email(query["email"])
     return None

@@ -81,7 +81,7 @@ def check(state: SandboxState, options: Any, client_address: str | None) -> None
     username = login_username(options)
     if _setting(state, "By_User") and username:
         attempts = [f["ts"] for f in failures if f["username"] == username]
-        user = next((u for u in state.users.values() if u.get("username") == username), None)
+        user = state.user_by_exact_username(username)
         since = user.get("lastLogin") if user else None
         if _blocked(
             state,

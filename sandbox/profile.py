@@ -169,7 +169,7 @@ def _set_username(state: SandboxState, user: dict[str, Any], raw: str) -> bool:
     same_owner = bool(previous) and username.lower() == str(previous).lower()
     if not same_owner and not check_username_availability(state, username):
         return False
-    user["username"] = username
+    state.set_username(user, username)
     _rename_references(state, user, previous)
     state.bus.notify_logged(
         "Users:NameChanged", [{"_id": user["_id"], "name": user.get("name"), "username": username}]
@@ -314,7 +314,7 @@ def set_email(state: SandboxState, user: dict[str, Any], email: str) -> None:
             "Email address changed",
             f"Your email address has been changed to {email}.\n",
         )
-    user["emails"] = [{"address": email, "verified": False}]
+    state.set_emails(user, [{"address": email, "verified": False}])
     user["_updatedAt"] = state.clock()
     send_verification_email(state, user, email)
 

@@ -181,11 +181,61 @@ class EventBus:
             listener.on_notify_logged(event, args)
 
 
+class UserTable(dict[str, dict[str, Any]]):
+    """The users collection, indexed by lower-cased username and e-mail address.
+
+    Rocket.Chat finds users by username and e-mail through Mongo indexes; a scan here made
+    registering n people cost n² and every e-mail change a pass over everyone. Adding or
+    removing a user keeps the index; a username or address changes through
+    `SandboxState.set_username` / `set_emails`, which keep it too.
+    """
+
+    def __init__(self, users: Any = ()) -> None:
+        super().__init__()
+        self.by_username: dict[str, str] = {}
+        self.by_email: dict[str, str] = {}
+        for user_id, user in dict(users).items():
+            self[user_id] = user
+
+    def __setitem__(self, user_id: str, user: dict[str, Any]) -> None:
+        if user_id in self:
+            self.forget(self[user_id])
+        super().__setitem__(user_id, user)
+        self.remember(user)
+
+    def __delitem__(self, user_id: str) -> None:
+        self.forget(self[user_id])
+        super().__delitem__(user_id)
+
+    def pop(self, user_id: str, *default: Any) -> Any:  # type: ignore[override]
+        if user_id in self:
+            self.forget(self[user_id])
+        return super().pop(user_id, *default)
+
+    def remember(self, user: dict[str, Any]) -> None:
+        """Index `user` under its current username and addresses."""
+        if user.get("username"):
+            self.by_username[str(user["username"]).lower()] = user["_id"]
+        for entry in user.get("emails") or []:
+            self.by_email[str(entry.get("address", "")).lower()] = user["_id"]
+
+    def forget(self, user: dict[str, Any]) -> None:
+        """Drop `user`'s current username and addresses from the index."""
+        if user.get("username"):
+            key = str(user["username"]).lower()
+            if self.by_username.get(key) == user["_id"]:
+                del self.by_username[key]
+        for entry in user.get("emails") or []:
+            key = str(entry.get("address", "")).lower()
+            if self.by_email.get(key) == user["_id"]:
+                del self.by_email[key]
+
+
 @dataclass
 class SandboxState:
     """Every collection of the sandbox, plus the event bus and the optional data file."""
 
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: UserTable = field(default_factory=UserTable)
     rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -268,30 +318,32 @@ class SandboxState:
         for name in COLLECTIONS:
             if name in data:
                 setattr(self, name, data[name])
+        self.users = UserTable(self.users)
         return True
 
     # Small lookups every module needs.
     def user_by_username(self, username: str) -> dict[str, Any] | None:
-        wanted = username.lower()
-        for user in self.users.values():
-            if str(user.get("username", "")).lower() == wanted:
-                return user
-        return None
+        return self.users.get(self.users.by_username.get(username.lower(), ""))
 
     def user_by_exact_username(self, username: str) -> dict[str, Any] | None:
         """The user whose username is exactly this one (case counts)."""
-        for user in self.users.values():
-            if user.get("username") == username:
-                return user
-        return None
+        user = self.user_by_username(username)
+        return user if user is not None and user.get("username") == username else None
 
     def user_by_email(self, email: str) -> dict[str, Any] | None:
-        wanted = email.lower()
-        for user in self.users.values():
-            for entry in user.get("emails", []):
-                if str(entry.get("address", "")).lower() == wanted:
-                    return user
-        return None
+        return self.users.get(self.users.by_email.get(email.lower(), ""))
+
+    def set_username(self, user: dict[str, Any], username: str) -> None:
+        """Give `user` a new username (the one way to, so the index follows)."""
+        self.users.forget(user)
+        user["username"] = username
+        self.users.remember(user)
+
+    def set_emails(self, user: dict[str, Any], emails: list[dict[str, Any]]) -> None:
+        """Give `user` new e-mail entries (the one way to, so the index follows)."""
+        self.users.forget(user)
+        user["emails"] = emails
+        self.users.remember(user)
 
     def subscription(self, room_id: str, user_id: str) -> dict[str, Any] | None:
         for sub in self.subscriptions_of_room(room_id):

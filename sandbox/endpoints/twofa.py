@@ -55,7 +55,7 @@ async def send_email_code(req: ApiRequest) -> dict[str, Any]:
     if "@" in text:
         user = req.state.user_by_email(text)
     else:
-        user = next((u for u in req.state.users.values() if u.get("username") == text), None)
+        user = req.state.user_by_exact_username(text)
     if user is not None:
         twofactor.EMAIL.send_email_code(req.state, user)
     return success()

@@ -101,7 +101,7 @@ def _set_username_with_validation(state: Any, user: dict[str, Any], username: st
             {"method": "setUsername", "field": username},
         )
     first = not user.get("username")
-    user["username"] = username
+    state.set_username(user, username)
     if first:
         accounts.join_general(state, user)
 
@@ -266,9 +266,7 @@ async def info(req: ApiRequest) -> dict[str, Any]:
             (u for u in state.users.values() if value in (u.get("importIds") or [])), None
         )
     else:
-        found = state.users.get(value) or next(
-            (u for u in state.users.values() if u.get("username") == value), None
-        )
+        found = state.users.get(value) or state.user_by_exact_username(value)
     if found is None:
         raise Failure("User not found.")
     shown = user_views.full_user_data(state, caller, found, myself)

@@ -130,9 +130,7 @@ async def test_my_messages_includes_unjoined_public_channels(realtime: Realtime)
     async with realtime.ddp(carol) as client:
         await client.sub(ROOM, "__my_messages__", False)
         await realtime.post(alice, rid, "open channel")
-        _message, info = await client.event(
-            ROOM, "__my_messages__", lambda a: a[0]["rid"] == rid
-        )
+        _message, info = await client.event(ROOM, "__my_messages__", lambda a: a[0]["rid"] == rid)
         assert info["roomParticipant"] is False and info["roomType"] == "c"
 
 

@@ -804,7 +804,9 @@ async def test_update_edits_own_message_and_marks_it_edited(realtime: Realtime) 
     )
     message_id = posted.body["message"]["_id"]
     reply = await realtime.rest(
-        "POST", "chat.update", alice,
+        "POST",
+        "chat.update",
+        alice,
         json={"roomId": "GENERAL", "msgId": message_id, "text": "second"},
     )
     assert reply.status == 200, reply.body
@@ -821,7 +823,9 @@ async def test_update_of_someone_elses_message_is_not_allowed(realtime: Realtime
         "POST", "chat.postMessage", alice, json={"roomId": "GENERAL", "text": "mine"}
     )
     reply = await realtime.rest(
-        "POST", "chat.update", bob,
+        "POST",
+        "chat.update",
+        bob,
         json={"roomId": "GENERAL", "msgId": posted.body["message"]["_id"], "text": "yours"},
     )
     assert reply.status == 400
@@ -840,7 +844,9 @@ async def test_update_unknown_message_and_wrong_room(realtime: Realtime) -> None
         "POST", "chat.postMessage", alice, json={"roomId": "GENERAL", "text": "here"}
     )
     wrong = await realtime.rest(
-        "POST", "chat.update", alice,
+        "POST",
+        "chat.update",
+        alice,
         json={"roomId": "elsewhere", "msgId": posted.body["message"]["_id"], "text": "x"},
     )
     assert wrong.body["error"] == "The room id provided does not match where the message is from."
