@@ -58,9 +58,9 @@ async def measure(users: int, folder: Path) -> dict[str, Any]:
     """Bytes per active person for each cache, after N people used the bot once."""
     key = generate_key()
     probe = ("probe-user-id", "probe", secrets.token_urlsafe(32))
-    await seed(folder / "bot.storage.backends", key, probe, fake=users, conversations=users)
+    await seed(folder / "bot.db", key, probe, fake=users, conversations=users)
     # A fresh process's view: rows on disk, nothing cached yet.
-    store = await Store.open(folder / "bot.storage.backends", secret_key=key)
+    store = await Store.open(folder / "bot.db", secret_key=key)
     try:
         return await _fill(store, users)
     finally:

@@ -93,5 +93,5 @@ def store_location(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """Where a Store opens, once per backend: an SQLite file, then a fresh PostgreSQL database.
     Contract tests take this so the same test proves both backends."""
     if request.param == "sqlite":
-        return str(tmp_path / "bot.storage.backends")
+        return str(tmp_path / "bot.db")
     return str(request.getfixturevalue("postgres_url"))

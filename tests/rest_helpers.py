@@ -41,7 +41,9 @@ async def call(
         return Reply(response.status, body, dict(response.headers))
 
 
-async def login(http: aiohttp.ClientSession, base_url: str, user: str, password: str) -> tuple[str, str]:
+async def login(
+    http: aiohttp.ClientSession, base_url: str, user: str, password: str
+) -> tuple[str, str]:
     """Log in over REST and return (user_id, auth_token)."""
     reply = await call(http, base_url, "POST", "login", json={"user": user, "password": password})
     assert reply.status == 200, reply.body

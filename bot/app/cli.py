@@ -51,6 +51,8 @@ EXIT_LOGIN: Final = 3  # Rocket.Chat refused the bot's own login
 EXIT_DATABASE: Final = 4  # the database is corrupt, read-only or locked by another process
 NEW_KEY_ENV: Final = "RCBOT_NEW_SECRET_KEY"
 EXIT_INTERRUPTED: Final = 130
+
+
 def _parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for pair in pairs:
@@ -226,9 +228,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    setup_logging(
-        settings.log_level, secrets=secrets_of(settings), log_format=settings.log_format
-    )
+    setup_logging(settings.log_level, secrets=secrets_of(settings), log_format=settings.log_format)
     from bot.app.gc_tuning import tune_for_serving
     from bot.app.runner import run_bot  # lazy: `rcbot keygen` and `check` need none of the runtime
 

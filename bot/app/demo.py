@@ -82,7 +82,7 @@ async def run_demo(out: Callable[[str], None] = print) -> int:
                 server_url=url,
                 username=BOT[0],
                 password=BOT[1],
-                db=str(Path(workdir) / "bot.storage.backends"),
+                db=str(Path(workdir) / "bot.db"),
                 secret_key=generate_key(),
                 use_environment=False,
             )

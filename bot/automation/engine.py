@@ -23,7 +23,7 @@ from bot.automation.members import RoomDirectory
 from bot.automation.model import Rule
 from bot.automation.patterns import PatternTimeout
 from bot.automation.schedule import FireRule, Job, RetryRule
-from bot.core import metrics
+from bot.core import metrics, wording
 from bot.core.clock import Clock
 from bot.core.errors import ServerError, UserError
 from bot.core.message import IncomingMessage
@@ -281,12 +281,7 @@ class RuleEngine:
             attempt,
             type(error).__name__,
         )
-        reason = str(error) if isinstance(error, UserError) else "something went wrong on my side."
-        await self.tell(
-            user.username,
-            f"The rule “{rule.name}” could not change your profile: {reason}\n"
-            f"(`{self.prefix}rules off {rule.name}` stops it acting for you.)",
-        )
+        await self.tell(user.username, wording.rule_failed(rule.name, error, prefix=self.prefix))
 
     async def tell(self, username: str, text: str) -> None:
         """DM `username`, if the bot can talk; failures are only logged."""

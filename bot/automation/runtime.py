@@ -17,6 +17,7 @@ from bot.automation.engine import RuleEngine, retry_delay
 from bot.automation.members import RoomDirectory
 from bot.automation.model import Rule
 from bot.automation.schedule import FireRule, Job, RetryRule, RevertDue, Scheduler
+from bot.core import wording
 from bot.core.clock import Clock
 from bot.core.errors import ServerError, UserError
 from bot.profile.audit import AuditLog
@@ -204,9 +205,4 @@ class Automation:
         await self.reverts.cancel(job.user_id, [job.group])
         log.warning("gave up putting back the %s of %s", job.group, job.user_id)
         values = ", ".join(f"{k.replace('_', ' ')} “{v}”" for k, v in pending.restore.items())
-        reason = str(error) if isinstance(error, UserError) else "Rocket.Chat kept failing."
-        await self.engine.tell(
-            pending.username,
-            f"I could not put back your {job.group} ({values}) when it expired: {reason} "
-            "Please set it yourself.",
-        )
+        await self.engine.tell(pending.username, wording.revert_failed(job.group, values, error))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from bot.core import wording
 from bot.core.context import CommandContext
 from bot.core.errors import UserError
 from bot.core.message import IncomingMessage, reply_id
@@ -431,9 +432,9 @@ class Conversations:
             log.exception("step %s/%s failed for %s", flow.name, record.step, key.user_id)
             await self._finish(record, flow)
             turn.outbox.append(
-                f"Sorry, something went wrong on my side, so I stopped your {flow.label}. "
-                f"Check with `{self.prefix}profile` what it looks like now, then "
-                f"{flow.restart_hint()} to try again."
+                wording.conversation_stopped(
+                    flow.label, prefix=self.prefix, restart_hint=flow.restart_hint()
+                )
             )
         else:
             if next_step == END:

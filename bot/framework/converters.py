@@ -216,5 +216,3 @@ def _one_quoted_string(text: str) -> bool:
         return len(split_words(text)) == 1
     except UsageError:
         return False
-
-

@@ -548,4 +548,6 @@ def describe_error(
         lines = [f"`{line}`" for line in spec.usage_for(prefix).splitlines()]
         usage = lines[0] if len(lines) == 1 else "\n" + "\n".join(lines)
         return f"{exc}\nUsage: {usage}"
-    return wording.failure(exc, name=f"{prefix}{spec.name}" if spec else "that command", prefix=prefix)
+    return wording.failure(
+        exc, name=f"{prefix}{spec.name}" if spec else "that command", prefix=prefix
+    )

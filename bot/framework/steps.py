@@ -270,7 +270,10 @@ class CommandStep:
             elif outcome == "api_error":
                 log.warning("command %s failed: %s", spec.name, type(error).__name__)
             own = await spec.handle_error(ctx, error)
-            text, ok = own if own is not None else describe_error(error, spec, prefix=prefix), False
+            text, ok = (
+                own if own is not None else describe_error(error, spec, prefix=prefix),
+                False,
+            )
         await self._answerer.answer(message, text, ok=ok)
         metrics.observe_command(spec.name, outcome, time.monotonic() - started)
 

@@ -47,6 +47,7 @@ class Claim(Enum):
     TAKEN = "taken"  # handled already, in flight, elsewhere, or too old: drop it
     WAIT = "wait"  # an older message of the sender is unfinished on another replica: ask later
 
+
 FIRST_RUN: Final = ""  # the catch_up_marks row of the whole bot
 # Rocket.Chat lets a client date a message up to 10 s back (more is replaced by the server's
 # time), so a message may arrive older than one already handled: look back this far.

@@ -97,7 +97,7 @@ def test_check_without_a_key_says_how_to_make_one(tmp_path: Path) -> None:
 
 
 def test_check_notices_a_key_that_cannot_read_the_stored_tokens(tmp_path: Path) -> None:
-    env = {**good_env(), "RCBOT_DB": str(tmp_path / "bot.storage.backends")}
+    env = {**good_env(), "RCBOT_DB": str(tmp_path / "bot.db")}
     store_tokens = (
         "import asyncio, os\n"
         "from bot.storage.store import Store\n"

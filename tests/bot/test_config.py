@@ -91,7 +91,7 @@ def test_no_file_is_needed_when_the_environment_gives_everything(
     clean_env.setenv("RCBOT_AUTH_TOKEN", "a-personal-access-token")
     clean_env.setenv("RCBOT_USERNAME", "")  # blank counts as unset, as in docker-compose files
     clean_env.setenv("RCBOT_SECRET_KEY", f"  {key}\n")
-    clean_env.setenv("RCBOT_DB", "/var/lib/rcbot/bot.storage.backends")
+    clean_env.setenv("RCBOT_DB", "/var/lib/rcbot/bot.db")
 
     settings = load_settings()
 
@@ -100,7 +100,7 @@ def test_no_file_is_needed_when_the_environment_gives_everything(
     assert settings.username is None
     assert not settings.uses_password_login
     assert settings.secret_key.get_secret_value() == key
-    assert settings.db == "/var/lib/rcbot/bot.storage.backends"
+    assert settings.db == "/var/lib/rcbot/bot.db"
 
 
 def test_lists_and_tables_come_from_the_environment_in_friendly_forms(

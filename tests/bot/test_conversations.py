@@ -164,7 +164,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = await Store.open(tmp_path / "bot.storage.backends", secret_key=generate_key())
+    store = await Store.open(tmp_path / "bot.db", secret_key=generate_key())
     rig = Rig(store, ManualClock())
     try:
         yield rig

@@ -325,9 +325,9 @@ async def test_migrate_without_db_or_settings_names_what_is_missing(
     tmp_path: Path,
 ) -> None:
     monkeypatch.delenv("RCBOT_SERVER_URL")
-    monkeypatch.setenv("RCBOT_DB", str(tmp_path / "bot.storage.backends"))
+    monkeypatch.setenv("RCBOT_DB", str(tmp_path / "bot.db"))
 
     assert await rcbot("migrate") == 2
 
     assert "server_url (RCBOT_SERVER_URL): is required" in capsys.readouterr().err
-    assert not (tmp_path / "bot.storage.backends").exists()
+    assert not (tmp_path / "bot.db").exists()

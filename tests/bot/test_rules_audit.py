@@ -40,7 +40,7 @@ class Books:
 
 @pytest.fixture
 async def books(tmp_path: Path) -> AsyncIterator[Books]:
-    path = tmp_path / "bot.storage.backends"
+    path = tmp_path / "bot.db"
     store = await Store.open(path, secret_key=generate_key())
     tokens = FakeStore()
     await tokens.put_token(user_id="u1", username="alice", token=TOKEN)

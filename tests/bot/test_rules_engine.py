@@ -98,7 +98,7 @@ class Harness:
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    store = await Store.open(tmp_path / "bot.storage.backends", secret_key=generate_key())
+    store = await Store.open(tmp_path / "bot.db", secret_key=generate_key())
     for user_id, username in USERS.items():
         await store.put_token(user_id=user_id, username=username, token=TOKEN)
     automation = AutomationStore(store)

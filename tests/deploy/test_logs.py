@@ -96,7 +96,7 @@ async def test_the_bot_logs_json_lines_without_secrets_while_a_token_is_delegate
             RCBOT_SERVER_URL=url,
             RCBOT_USERNAME=BOT_NAME,
             RCBOT_PASSWORD=BOT_PASSWORD,
-            RCBOT_DB=str(tmp_path / "bot.storage.backends"),
+            RCBOT_DB=str(tmp_path / "bot.db"),
             RCBOT_SECRET_KEY=generate_key(),
             RCBOT_LOG_LEVEL="DEBUG",
             RCBOT_LOG_FORMAT="json",

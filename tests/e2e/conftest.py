@@ -89,7 +89,7 @@ async def open_workspace(
         password=BOT_PASSWORD,
         secret_key=generate_key(),
         use_environment=False,
-        **{"db": str(tmp_path / "bot.storage.backends"), **settings},
+        **{"db": str(tmp_path / "bot.db"), **settings},
     )
     return url, admin, bot_settings
 
@@ -108,7 +108,6 @@ async def running_world(tmp_path: Path, **environ: str) -> AsyncIterator[World]:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with running_world(tmp_path) as running:
         yield running
-
 
 
 # -- sensitive changes (issue 4): a bot on a ManualClock, restartable; people with 2FA --------
@@ -230,7 +229,11 @@ async def clocked_world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
     async with AsyncExitStack() as stack:
         url, admin, settings = await open_workspace(stack, tmp_path, fast)
         world = ClockedWorld(
-            url=url, admin=admin, bot=None, stack=stack, bot_settings=settings  # type: ignore[arg-type]
+            url=url,
+            admin=admin,
+            bot=None,
+            stack=stack,
+            bot_settings=settings,  # type: ignore[arg-type]
         )
         await world.start_bot()
         try:
@@ -242,14 +245,17 @@ async def clocked_world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
 # -- team automation (issue 5): rules in the settings, time moved by the tests ----------------
 
 
-
 @asynccontextmanager
 async def automation_world(tmp_path: Path, **settings: Any) -> AsyncIterator[ClockedWorld]:
     """A ClockedWorld whose bot also has `settings` (rules, default_timezone, admin_role)."""
     async with AsyncExitStack() as stack:
         url, admin, bot_settings = await open_workspace(stack, tmp_path, {}, **settings)
         world = ClockedWorld(
-            url=url, admin=admin, bot=None, stack=stack, bot_settings=bot_settings  # type: ignore[arg-type]
+            url=url,
+            admin=admin,
+            bot=None,
+            stack=stack,
+            bot_settings=bot_settings,  # type: ignore[arg-type]
         )
         await world.start_bot()
         try:

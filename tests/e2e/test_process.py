@@ -19,20 +19,31 @@ from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, PASSWORD, WORKSPACE_ENV
 async def test_rcbot_run_serves_commands_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     async with serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV}) as url:
         async with Person(url, ADMIN["username"], ADMIN["password"]) as admin:
-            for username, password, roles in ((BOT_NAME, BOT_PASSWORD, ["bot"]), ("alice", PASSWORD, ["user"])):
+            for username, password, roles in (
+                (BOT_NAME, BOT_PASSWORD, ["bot"]),
+                ("alice", PASSWORD, ["user"]),
+            ):
                 await create_account(admin, username, password, name=username, roles=roles)
         environ = {k: v for k, v in os.environ.items() if not k.startswith("RCBOT_")}
-        environ.update({
-            "RCBOT_SERVER_URL": url,
-            "RCBOT_USERNAME": BOT_NAME,
-            "RCBOT_PASSWORD": BOT_PASSWORD,
-            "RCBOT_DB": str(tmp_path / "bot.storage.backends"),
-            "RCBOT_SECRET_KEY": generate_key(),
-            "RCBOT_LOG_LEVEL": "INFO",
-        })
+        environ.update(
+            {
+                "RCBOT_SERVER_URL": url,
+                "RCBOT_USERNAME": BOT_NAME,
+                "RCBOT_PASSWORD": BOT_PASSWORD,
+                "RCBOT_DB": str(tmp_path / "bot.db"),
+                "RCBOT_SECRET_KEY": generate_key(),
+                "RCBOT_LOG_LEVEL": "INFO",
+            }
+        )
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=environ, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=environ,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             async with Person(url, "alice", PASSWORD) as alice:

@@ -35,7 +35,10 @@ async def test_presence_alone_keeps_text_and_text_alone_keeps_presence(world: Wo
     assert (user.get("statusDefault", user["status"]), user["statusText"]) == ("busy", "At lunch")
     await ask_bot(alice, "/status In a meeting")
     user = await alice.profile()
-    assert (user.get("statusDefault", user["status"]), user["statusText"]) == ("busy", "In a meeting")
+    assert (user.get("statusDefault", user["status"]), user["statusText"]) == (
+        "busy",
+        "In a meeting",
+    )
 
 
 async def test_status_clear_clears_text_and_keeps_presence(world: World) -> None:
@@ -71,7 +74,10 @@ async def test_custom_field_changes_one_field_and_keeps_the_others(world: World)
     alice = await ready(world)
     await ask_bot(alice, "/field team Core")
     await ask_bot(alice, '/field location "Berlin, Germany"')
-    assert (await alice.profile())["customFields"] == {"team": "Core", "location": "Berlin, Germany"}
+    assert (await alice.profile())["customFields"] == {
+        "team": "Core",
+        "location": "Berlin, Germany",
+    }
     await ask_bot(alice, "/field team clear")
     fields = (await alice.profile())["customFields"]
     assert fields.get("location") == "Berlin, Germany" and not fields.get("team")

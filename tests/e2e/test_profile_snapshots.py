@@ -149,7 +149,7 @@ async def test_commands_in_flight_together_read_the_workspace_settings_once(
     async with AsyncExitStack() as stack:
         url = await stack.enter_async_context(serve("127.0.0.1", 0))
         store = await stack.enter_async_context(
-            await Store.open(tmp_path / "bot.storage.backends", secret_key=generate_key())
+            await Store.open(tmp_path / "bot.db", secret_key=generate_key())
         )
         rest = await stack.enter_async_context(RestClient(url))
         service = ProfileService(store, rest)

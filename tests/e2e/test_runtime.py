@@ -16,12 +16,20 @@ async def test_room_command_gets_a_reaction_and_the_details_in_a_dm(world: World
     dm = await alice.direct_room(BOT_NAME)
     mark = alice.heard_count
     message_id = await alice.say("GENERAL", "!nick Ali")
-    reacted = await alice.hear(lambda m: m["_id"] == message_id and bool(m.get("reactions")), after=mark)
+    reacted = await alice.hear(
+        lambda m: m["_id"] == message_id and bool(m.get("reactions")), after=mark
+    )
     assert list(reacted["reactions"]) == [":white_check_mark:"]
-    answer = await alice.hear(lambda m: m["rid"] == dm and m["u"]["username"] == BOT_NAME, after=mark)
+    answer = await alice.hear(
+        lambda m: m["rid"] == dm and m["u"]["username"] == BOT_NAME, after=mark
+    )
     assert "Ali" in answer["msg"]
-    general = await alice.rest("GET", "channels.history", params={"roomId": "GENERAL", "count": "50"})
-    said_by_bot = [m for m in general["messages"] if m["u"]["username"] == BOT_NAME and not m.get("t")]
+    general = await alice.rest(
+        "GET", "channels.history", params={"roomId": "GENERAL", "count": "50"}
+    )
+    said_by_bot = [
+        m for m in general["messages"] if m["u"]["username"] == BOT_NAME and not m.get("t")
+    ]
     assert said_by_bot == []  # the room stays quiet
 
 
@@ -29,7 +37,9 @@ async def test_failed_room_command_gets_a_cross(world: World) -> None:
     alice = await world.person("alice")
     mark = alice.heard_count
     message_id = await alice.say("GENERAL", "/nick Ali")  # no token yet
-    reacted = await alice.hear(lambda m: m["_id"] == message_id and bool(m.get("reactions")), after=mark)
+    reacted = await alice.hear(
+        lambda m: m["_id"] == message_id and bool(m.get("reactions")), after=mark
+    )
     assert list(reacted["reactions"]) == [":x:"]
 
 
@@ -39,7 +49,9 @@ async def test_answer_to_a_thread_message_stays_in_the_thread(world: World) -> N
     root = await alice.say(dm, "a thread about my profile")
     mark = alice.heard_count
     await alice.say(dm, "/help", thread_id=root)
-    answer = await alice.hear(lambda m: m["u"]["username"] == BOT_NAME and m["rid"] == dm, after=mark)
+    answer = await alice.hear(
+        lambda m: m["u"]["username"] == BOT_NAME and m["rid"] == dm, after=mark
+    )
     assert answer.get("tmid") == root
 
 
@@ -56,7 +68,9 @@ async def test_unknown_command_gets_a_suggestion_in_dm_and_silence_in_rooms(worl
     mark = alice.heard_count
     message_id = await alice.say("GENERAL", "/giphy cats")
     with pytest.raises(TimeoutError):
-        await alice.hear(lambda m: m["_id"] == message_id and bool(m.get("reactions")), after=mark, timeout=0.5)
+        await alice.hear(
+            lambda m: m["_id"] == message_id and bool(m.get("reactions")), after=mark, timeout=0.5
+        )
 
 
 async def test_bot_ignores_its_own_messages(world: World) -> None:
@@ -67,7 +81,11 @@ async def test_bot_ignores_its_own_messages(world: World) -> None:
         await bot_as_person.say(room, "/help")
         await alice.hear(lambda m: m["msg"] == "/help", after=mark)
         with pytest.raises(TimeoutError):
-            await alice.hear(lambda m: m["u"]["username"] == BOT_NAME and m["msg"] != "/help", after=mark, timeout=0.5)
+            await alice.hear(
+                lambda m: m["u"]["username"] == BOT_NAME and m["msg"] != "/help",
+                after=mark,
+                timeout=0.5,
+            )
 
 
 async def test_commands_of_one_user_run_in_the_order_sent(world: World) -> None:
@@ -78,11 +96,15 @@ async def test_commands_of_one_user_run_in_the_order_sent(world: World) -> None:
     for name in ("One", "Two", "Three"):
         await alice.say(dm, f"/nick {name}")
     for name in ("One", "Two", "Three"):
-        await alice.hear(lambda m, n=name: m["u"]["username"] == BOT_NAME and n in m["msg"], after=mark)
+        await alice.hear(
+            lambda m, n=name: m["u"]["username"] == BOT_NAME and n in m["msg"], after=mark
+        )
     assert (await alice.profile())["nickname"] == "Three"
     answers = [m["msg"] for m in alice.heard()[mark:] if m["u"]["username"] == BOT_NAME]
     assert [a for a in answers if "Nickname" in a] == [
-        "Nickname set to “One”.", "Nickname set to “Two”.", "Nickname set to “Three”."
+        "Nickname set to “One”.",
+        "Nickname set to “Two”.",
+        "Nickname set to “Three”.",
     ]
 
 
@@ -131,7 +153,9 @@ async def test_an_edited_message_is_not_run_again(world: World) -> None:
     assert "One" in await ask_bot(alice, "/nick One")
     first = next(m for m in reversed(alice.heard()) if m["msg"] == "/nick One")
     mark = alice.heard_count
-    await alice.rest("POST", "chat.update", json={"roomId": dm, "msgId": first["_id"], "text": "/nick Two"})
+    await alice.rest(
+        "POST", "chat.update", json={"roomId": dm, "msgId": first["_id"], "text": "/nick Two"}
+    )
     await alice.hear(lambda m: m["_id"] == first["_id"] and m["msg"] == "/nick Two", after=mark)
     with pytest.raises(TimeoutError):
         await alice.hear(lambda m: m["u"]["username"] == BOT_NAME, after=mark, timeout=0.5)

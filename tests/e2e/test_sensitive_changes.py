@@ -66,7 +66,7 @@ async def can_log_in(url: str, username: str, password: str) -> bool:
 def bot_db_bytes(world: ClockedWorld) -> bytes:
     assert world.bot_settings is not None
     folder = Path(world.bot_settings.db).parent
-    return b"".join(path.read_bytes() for path in folder.glob("bot.storage.backends*"))
+    return b"".join(path.read_bytes() for path in folder.glob("bot.db*"))
 
 
 def stored_conversations(world: ClockedWorld) -> list[tuple[Any, ...]]:

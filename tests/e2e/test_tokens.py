@@ -16,7 +16,7 @@ async def test_token_is_stored_encrypted_and_its_message_deleted(world: World) -
     assert "stored" in answer and token not in answer
     history = await alice.rest("GET", "im.history", params={"roomId": room, "count": "100"})
     assert not any(token in str(m.get("msg", "")) for m in history["messages"])
-    raw = b"".join(p.read_bytes() for p in Path(world.bot.settings.db).parent.glob("bot.storage.backends*"))
+    raw = b"".join(p.read_bytes() for p in Path(world.bot.settings.db).parent.glob("bot.db*"))
     assert token.encode() not in raw
     assert "still accepts it" in await ask_bot(alice, "/token status")
 
@@ -33,7 +33,9 @@ async def test_token_of_another_user_is_refused(world: World) -> None:
     assert (await bob.profile()).get("nickname", "") == ""
 
 
-async def test_token_posted_in_a_room_is_refused_deleted_and_user_told_to_rotate(world: World) -> None:
+async def test_token_posted_in_a_room_is_refused_deleted_and_user_told_to_rotate(
+    world: World,
+) -> None:
     alice = await world.person("alice")
     token = await alice.create_personal_access_token("profile-bot")
     dm = await alice.direct_room(BOT_NAME)
@@ -44,7 +46,9 @@ async def test_token_posted_in_a_room_is_refused_deleted_and_user_told_to_rotate
     )
     assert "regenerate" in warning["msg"].lower() or "new token" in warning["msg"].lower()
     assert token not in warning["msg"]
-    history = await alice.rest("GET", "channels.history", params={"roomId": "GENERAL", "count": "100"})
+    history = await alice.rest(
+        "GET", "channels.history", params={"roomId": "GENERAL", "count": "100"}
+    )
     assert message_id not in {m["_id"] for m in history["messages"]}
     assert "/token set" in await ask_bot(alice, "/bio not stored")
 
@@ -72,7 +76,9 @@ async def test_revoked_token_is_marked_invalid_and_user_told(world: World) -> No
     alice = await world.person("alice")
     await delegate(alice)
     await alice.rest(
-        "POST", "users.removePersonalAccessToken", json={"tokenName": "profile-bot"},
+        "POST",
+        "users.removePersonalAccessToken",
+        json={"tokenName": "profile-bot"},
         headers={"X-2fa-Method": "password", "X-2fa-Code": "ignored-for-fresh-users"},
     )
     answer = await ask_bot(alice, "/nick Ali")

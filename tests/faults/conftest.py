@@ -261,7 +261,7 @@ class FaultWorld:
 
     @property
     def db(self) -> Path:
-        return self.tmp_path / "bot.storage.backends"
+        return self.tmp_path / "bot.db"
 
     def settings(self, **overrides: Any) -> BotSettings:
         return load_settings(
@@ -308,7 +308,11 @@ async def fault_world(tmp_path: Path) -> AsyncIterator[FaultWorld]:
         )
         async with Talker(sandbox, ADMIN["username"], ADMIN["password"]) as admin:
             await create_account(
-                admin, BOT_NAME, BOT_PASSWORD, name="Profile Bot", email="bot@example.com",
+                admin,
+                BOT_NAME,
+                BOT_PASSWORD,
+                name="Profile Bot",
+                email="bot@example.com",
                 roles=["bot"],
             )
         try:

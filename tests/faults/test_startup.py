@@ -44,7 +44,7 @@ async def test_start_up_waits_for_rocket_chat_and_logs_each_try(
 ) -> None:
     port = free_port()
     await fault_world.sandbox.stop()  # the workspace (with the bot account) is on its data file
-    environ = environment(f"http://127.0.0.1:{port}", tmp_path / "bot.storage.backends")
+    environ = environment(f"http://127.0.0.1:{port}", tmp_path / "bot.db")
     async with bot_process(environ, tmp_path) as bot:
         await bot.wait_for_log("(attempt 2)")
         assert bot.process.returncode is None
@@ -69,7 +69,7 @@ async def test_a_wrong_bot_password_is_one_clear_line_and_exit_code_3(
     fault_world: FaultWorld, tmp_path: Path
 ) -> None:
     environ = environment(
-        fault_world.sandbox.url, tmp_path / "bot.storage.backends", RCBOT_PASSWORD="not-" + BOT_PASSWORD
+        fault_world.sandbox.url, tmp_path / "bot.db", RCBOT_PASSWORD="not-" + BOT_PASSWORD
     )
     code, stderr = await run_until_exit(environ, tmp_path)
     assert code == EXIT_LOGIN == 3, stderr
@@ -82,7 +82,7 @@ async def test_a_wrong_bot_password_is_one_clear_line_and_exit_code_3(
 async def test_a_corrupt_database_file_is_one_clear_line_and_exit_code_4(
     fault_world: FaultWorld, tmp_path: Path
 ) -> None:
-    db = tmp_path / "bot.storage.backends"
+    db = tmp_path / "bot.db"
     db.write_bytes(b"this is not an SQLite database, it was overwritten by mistake" * 100)
     code, stderr = await run_until_exit(environment(fault_world.sandbox.url, db), tmp_path)
     assert code == EXIT_DATABASE == 4, stderr
@@ -114,7 +114,7 @@ async def test_a_read_only_database_file_is_one_clear_line_and_exit_code_4(
     db = fault_world.db
     await fault_world.start_bot()  # a real database of the bot's (the world's), then stopped
     await fault_world.stop_bot()
-    for sidecar in tmp_path.glob("bot.storage.backends-*"):
+    for sidecar in tmp_path.glob("bot.db-*"):
         sidecar.unlink()
     environ = environment(fault_world.sandbox.url, db)
     with read_only(db):
@@ -150,7 +150,7 @@ async def test_a_locked_database_file_is_one_clear_line_and_exit_code_4(
 async def test_an_unreadable_configuration_is_one_clear_line_and_exit_code_2(
     tmp_path: Path,
 ) -> None:
-    environ = environment("http://127.0.0.1:9", tmp_path / "bot.storage.backends")
+    environ = environment("http://127.0.0.1:9", tmp_path / "bot.db")
     folder = tmp_path / "folder.toml"
     folder.mkdir()
     garbage = tmp_path / "garbage.toml"
@@ -164,7 +164,7 @@ async def test_an_unreadable_configuration_is_one_clear_line_and_exit_code_2(
 
 
 async def test_sigterm_while_waiting_for_rocket_chat_exits_cleanly(tmp_path: Path) -> None:
-    environ = environment(f"http://127.0.0.1:{free_port()}", tmp_path / "bot.storage.backends")
+    environ = environment(f"http://127.0.0.1:{free_port()}", tmp_path / "bot.db")
     async with bot_process(environ, tmp_path) as bot:
         await bot.wait_for_log("(attempt 1)")
         bot.process.terminate()

@@ -39,9 +39,7 @@ pytestmark = pytest.mark.timeout(120)
 class Replica(BotProcess):
     """A bot process on the shared database, with a log of its own."""
 
-    def __init__(
-        self, world: FaultWorld, index: int, database: str, lease: float = LEASE
-    ) -> None:
+    def __init__(self, world: FaultWorld, index: int, database: str, lease: float = LEASE) -> None:
         super().__init__(world, db=database, replica_lease=lease, replica_defer=0.5)
         self.log = world.tmp_path / f"replica-{index}.log"
 
@@ -151,7 +149,11 @@ async def test_a_burst_with_one_replica_killed_is_handled_exactly_once(
     made = Counter(change.get("new") for changes in audit for change in json.loads(changes))
     for talker in talkers:
         for _, value in plans[talker.username]:
-            assert made[value] == 1, (value, made[value], [a for a in await talker.answers() if value in a])
+            assert made[value] == 1, (
+                value,
+                made[value],
+                [a for a in await talker.answers() if value in a],
+            )
     unfinished = await query(
         postgres_url, "SELECT message_id FROM handled_messages WHERE claimed_by IS NOT NULL"
     )

@@ -115,7 +115,7 @@ async def test_rcbot_run_serves_health_and_metrics_on_the_configured_port(tmp_pa
         url, admin, _ = await open_workspace(sandbox, tmp_path, {})
         await new_user(admin, "alice")
         environ = bot_environment(
-            url, tmp_path / "bot.storage.backends", generate_key(), RCBOT_HEALTH_PORT=str(port)
+            url, tmp_path / "bot.db", generate_key(), RCBOT_HEALTH_PORT=str(port)
         )
         bot = await outer.enter_async_context(bot_process(environ, tmp_path))
         await bot.wait_for_log("ready: listening")

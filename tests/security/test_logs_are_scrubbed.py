@@ -48,7 +48,7 @@ async def test_a_debug_run_through_delegation_and_a_password_change_logs_no_secr
             bot_id = bot_account.user_id
         environ = bot_environment(
             url,
-            tmp_path / "bot.storage.backends",
+            tmp_path / "bot.db",
             secret_key,
             RCBOT_LOG_LEVEL="DEBUG",
             RCBOT_USERNAME="",

@@ -67,7 +67,7 @@ def test_rcbot_check_warns_about_catastrophic_patterns(tmp_path: Path) -> None:
         'username = "profilebot"',
         'password = "bot-pass-123"',
         f'secret_key = "{Fernet.generate_key().decode()}"',
-        f'db = "{tmp_path / "bot.storage.backends"}"',
+        f'db = "{tmp_path / "bot.db"}"',
     ]
     for rule in RULES:
         trigger = rule["trigger"]

@@ -48,5 +48,5 @@ async def test_a_token_leaves_the_bot_only_in_the_auth_header(
         assert token not in sent.target and token.encode() not in sent.body, sent.target
     assert proxy.frames and not any(token in frame for frame in proxy.frames)
     assert token not in caplog.text
-    raw = b"".join(path.read_bytes() for path in tmp_path.glob("bot.storage.backends*"))
+    raw = b"".join(path.read_bytes() for path in tmp_path.glob("bot.db*"))
     assert token.encode() not in raw

@@ -41,6 +41,7 @@ _EMAIL: Final = re.compile(
     r"((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}])|(([a-zA-Z\-0-9]+\.)+[a-zA-Z]{2,}))"
 )
 
+
 class EmailAddress(str):
     """A new e-mail address, checked the way Rocket.Chat checks it."""
 
