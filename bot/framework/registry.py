@@ -21,8 +21,14 @@ prefix and name are added when shown). `Registry.load()` walks `commands/` with
 group `rcbot.commands`; any module that fails to import or registers nothing stops start-up with
 a `RegistryError` that names it.
 
-Errors reach the user through `describe_error(exc, spec, prefix=...)`: the one place that words
-every failure of a command (usage errors get the usage lines appended here, not in the handler).
+A command may answer its own errors first (the discord.py model)::
+
+    @nick.error
+    async def explain(ctx: CommandContext, error: BaseException) -> str | None: ...
+
+returning None leaves the error to `describe_error(exc, spec, prefix=...)`, which words every
+other failure through bot.core.wording (usage errors get the usage lines appended here, not in
+the handler).
 """
 
 from __future__ import annotations

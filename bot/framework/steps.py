@@ -28,7 +28,7 @@ from bot.core.message import IncomingMessage
 from bot.framework.chain import Answerer, Delivery, Proceed
 from bot.framework.flood import FloodGate, readable_head, screen_text
 from bot.framework.parser import ParsedCommand, parse_command
-from bot.framework.registry import Registry, describe_error
+from bot.framework.registry import CommandSpec, Registry, describe_error
 from bot.rocketchat.privacy import OneToOneRooms
 
 log = logging.getLogger(__name__)
@@ -269,13 +269,19 @@ class CommandStep:
                 log.exception("command %s crashed", spec.name)
             elif outcome == "api_error":
                 log.warning("command %s failed: %s", spec.name, type(error).__name__)
-            own = await spec.handle_error(ctx, error)
-            text, ok = (
-                own if own is not None else describe_error(error, spec, prefix=prefix),
-                False,
-            )
+            own = await self._own_answer(spec, ctx, error)
+            text = own if own is not None else describe_error(error, spec, prefix=prefix)
+            ok = False
         await self._answerer.answer(message, text, ok=ok)
         metrics.observe_command(spec.name, outcome, time.monotonic() - started)
+
+    @staticmethod
+    async def _own_answer(spec: CommandSpec, ctx: CommandContext, error: Exception) -> str | None:
+        try:
+            return await spec.handle_error(ctx, error)
+        except Exception:  # a bug in the handler of a bug: the bot's sentence, never silence
+            log.exception("the error handler of command %s failed", spec.name)
+            return None
 
     async def _unknown(self, message: IncomingMessage, parsed: ParsedCommand) -> None:
         if not message.is_direct and self._registry.suggest(parsed.name) is None:
