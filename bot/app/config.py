@@ -37,7 +37,8 @@ from pydantic_settings import (
 from bot.app.envcheck import warn_unknown_variables
 from bot.app.extras import missing_extra
 from bot.app.logformat import LogFormat
-from bot.automation.model import Rule, load_zone, parse_rules
+from bot.automation.model import Rule, parse_rules
+from bot.automation.triggers import load_zone
 from bot.core.crypto import KEY_HOWTO, KeyFormatError, check_key
 from bot.core.errors import ConfigError
 from bot.core.setting_names import ENV_PREFIX, describe_key, env_name

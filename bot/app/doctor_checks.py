@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final
 
@@ -337,8 +338,8 @@ async def implied_load(workspace: Workspace) -> tuple[float, list[str]]:
     ]
     at_once = 0
     for rule in settings.rules:
-        if rule.trigger.schedule is None:
-            continue
+        if rule.trigger.next_fire(datetime.now(UTC), UTC) is None:
+            continue  # not on a clock: it acts for one sender at a time
         if rule.users.usernames is not None:
             at_once += len(rule.users.usernames)
         elif rule.users.room is not None:

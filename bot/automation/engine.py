@@ -81,7 +81,7 @@ class RuleEngine:
         claims: Claims | None = None,
     ) -> None:
         self._rules = {rule.name.casefold(): rule for rule in rules}
-        self._message_rules = [rule for rule in rules if rule.trigger.kind == "message"]
+        self._message_rules = [rule for rule in rules if rule.trigger.rooms]
         self._profile = profile
         self._store = store
         self._members = members
@@ -102,14 +102,14 @@ class RuleEngine:
         """The rule called `name` (ignoring case)."""
         return self._rules.get(name.strip().casefold())
 
-    # -- schedule triggers ------------------------------------------------------------------
+    # -- triggers that keep time ---------------------------------------------------------------
 
     def arm(self) -> None:
         """Put the next firing of every schedule rule on the scheduler."""
         now = self._clock.now()
         for rule in self._rules.values():
-            if rule.trigger.kind == "schedule":
-                due = rule.trigger.next_fire(now, self._zone)
+            due = rule.trigger.next_fire(now, self._zone)
+            if due is not None:
                 self._schedule(due, FireRule(rule.name, due))
 
     async def fire(self, name: str, due: datetime | None = None, *, rearm: bool = True) -> None:
@@ -124,7 +124,8 @@ class RuleEngine:
         if rearm:
             # From now, not from the missed time: firings missed while asleep are coalesced.
             upcoming = rule.trigger.next_fire(self._clock.now(), self._zone)
-            self._schedule(upcoming, FireRule(rule.name, upcoming))
+            if upcoming is not None:
+                self._schedule(upcoming, FireRule(rule.name, upcoming))
         claims = self._claims
         if claims is not None and due is not None and not await claims.firing(rule.name, due):
             log.info("rule %s (due %s) ran already or runs elsewhere", rule.name, due)
@@ -148,7 +149,7 @@ class RuleEngine:
             return
         await self._attempt(rule, user, job.attempt)
 
-    # -- message triggers (the dispatcher hook) ---------------------------------------------
+    # -- triggers that read messages (the dispatcher hook) -------------------------------------
 
     async def on_message(self, message: IncomingMessage, parsed: ParsedCommand | None) -> bool:
         """Act for the sender of a message matching a rule's pattern; never consume it."""

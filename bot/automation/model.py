@@ -14,7 +14,7 @@
 
 A trigger is a `schedule` (five-field cron, in `timezone` or else the configured default time
 zone) or a `message` (a regular expression searched in each message of the named `rooms`; the
-sender is the one the rule acts for). `users` is one of `usernames = [...]`, `room = "name"`
+sender is the one the rule acts for): bot.automation.triggers. `users` is one of `usernames = [...]`, `room = "name"`
 (its members) or `opted_in = true` (whoever sent `/rules on NAME`). `change` takes the fields
 of `/status`, `/bio` and `/nick`, plus an optional `for = "<duration>"`.
 
@@ -27,49 +27,29 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import timedelta
+from typing import Any, Final
 
-from croniter import CroniterBadDateError, croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from bot.automation.patterns import BoundedPattern, check_syntax, risky
+from bot.automation.triggers import TRIGGERS, AnyTrigger
 from bot.core.errors import UserError
 from bot.core.fields import check_bio, check_nickname, check_status_text
 from bot.core.values import Duration, StatusType, format_duration
 
 RULE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-CRON_ALIASES: Final = frozenset(
-    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"}
-)
-CRON_HOWTO: Final = (
-    'write five fields: minute hour day-of-month month day-of-week, e.g. "0 18 * * 1-5" for '
-    "18:00 on weekdays"
-)
-ZONE_HOWTO: Final = "use an IANA time zone name such as Europe/Berlin, America/New_York or UTC"
 _FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "rule": ("name", "trigger", "users", "change"),
-    "trigger": ("schedule", "timezone", "message", "rooms"),
     "users": ("usernames", "room", "opted_in"),
     "change": ("status", "status_text", "bio", "nickname", "for"),
 }
-
-
-def load_zone(name: str) -> ZoneInfo:
-    """The time zone called `name`; ValueError with how to write it when there is none."""
-    try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"“{name}” is not a time zone I know; {ZONE_HOWTO}") from None
 
 
 def _room_name(raw: str) -> str:
@@ -78,134 +58,6 @@ def _room_name(raw: str) -> str:
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-class Trigger(_Model):
-    """When a rule acts: on a cron `schedule`, or on a `message` matching in one of `rooms`."""
-
-    schedule: str | None = None
-    timezone: str | None = None
-    message: str | None = None
-    rooms: tuple[str, ...] = ()
-
-    _pattern: BoundedPattern | None = PrivateAttr(default=None)
-    _zone: ZoneInfo | None = PrivateAttr(default=None)
-
-    @field_validator("schedule")
-    @classmethod
-    def _check_schedule(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        text = " ".join(value.split())
-        if text.casefold() in CRON_ALIASES:
-            return text.casefold()
-        fields = text.split(" ")
-        if len(fields) != 5:
-            raise ValueError(f"“{value}” has {len(fields)} fields, not five; {CRON_HOWTO}")
-        if not croniter.is_valid(text):
-            raise ValueError(f"“{value}” is not a valid cron expression; {CRON_HOWTO}")
-        try:
-            croniter(text, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
-        except CroniterBadDateError:
-            raise ValueError(f"“{value}” never happens (no such date); {CRON_HOWTO}") from None
-        return text
-
-    @field_validator("timezone")
-    @classmethod
-    def _check_timezone(cls, value: str | None) -> str | None:
-        if value is not None:
-            load_zone(value)
-        return value.strip() if value is not None else None
-
-    @field_validator("message")
-    @classmethod
-    def _check_message(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value:
-            raise ValueError("the message pattern is empty; write a regular expression")
-        try:
-            check_syntax(value)
-        except ValueError as exc:
-            raise ValueError(
-                f'“{value}” is not a valid regular expression ({exc}); e.g. "^(lunch|brb)$"'
-            ) from None
-        return value
-
-    @field_validator("rooms", mode="before")
-    @classmethod
-    def _one_room_is_a_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("rooms")
-    @classmethod
-    def _check_rooms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        names = tuple(_room_name(room) for room in value)
-        if any(not name for name in names):
-            raise ValueError('a room name is empty; write names such as ["general", "team"]')
-        return names
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Trigger:
-        if (self.schedule is None) == (self.message is None):
-            raise ValueError(
-                'give either schedule (with an optional timezone), e.g. { schedule = "0 18 * * '
-                '1-5", timezone = "Europe/Berlin" }, or message with rooms, e.g. { message = '
-                '"^lunch$", rooms = ["general"] }'
-            )
-        if self.message is not None and not self.rooms:
-            raise ValueError('a message trigger needs rooms, e.g. rooms = ["general"]')
-        if self.message is None and self.rooms:
-            raise ValueError("rooms belong to message triggers; a schedule has no rooms")
-        if self.message is not None and self.timezone is not None:
-            raise ValueError("timezone belongs to schedule triggers; a message has none")
-        return self
-
-    def model_post_init(self, context: Any) -> None:
-        if self.message is not None:
-            self._pattern = BoundedPattern(self.message)
-        if self.timezone is not None:
-            self._zone = load_zone(self.timezone)
-
-    @property
-    def kind(self) -> Literal["schedule", "message"]:
-        return "schedule" if self.schedule is not None else "message"
-
-    def zone(self, default: tzinfo) -> tzinfo:
-        """The schedule's time zone: its own, else the configured default."""
-        return self._zone or default
-
-    def next_fire(self, after: datetime, default_zone: tzinfo) -> datetime:
-        """The first scheduled moment strictly after `after`, in UTC."""
-        assert self.schedule is not None
-        local = after.astimezone(self.zone(default_zone))
-        moment: datetime = croniter(self.schedule, local).get_next(datetime)
-        return moment.astimezone(UTC)
-
-    def watches(self, room_name: str | None) -> bool:
-        """True for a message trigger of the room called `room_name`."""
-        if self._pattern is None or not room_name:
-            return False
-        room = room_name.casefold()
-        return any(room == name.casefold() for name in self.rooms)
-
-    async def matches(self, room_name: str | None, text: str) -> bool:
-        """True for a message in one of the rooms whose text the pattern finds (within its
-        time bound: bot.automation.patterns raises PatternTimeout when the search takes longer)."""
-        if self._pattern is None or not self.watches(room_name):
-            return False
-        return await self._pattern.search(text)
-
-    def risk(self) -> str | None:
-        """Why the message pattern may be slow on some messages (for `rcbot check`)."""
-        return risky(self.message) if self.message is not None else None
-
-    def describe(self) -> str:
-        """`schedule 0 18 * * 1-5 (Europe/Berlin)` or `a message matching … in #general`."""
-        if self.schedule is not None:
-            return f"on the schedule `{self.schedule}` ({self.timezone or 'default time zone'})"
-        rooms = ", ".join(f"#{room}" for room in self.rooms)
-        return f"when you write something matching `{self.message}` in {rooms}"
 
 
 class UserSelector(_Model):
@@ -347,7 +199,7 @@ class Rule(_Model):
     """One automation rule as the admin wrote it."""
 
     name: str
-    trigger: Trigger
+    trigger: AnyTrigger
     users: UserSelector
     change: Change
 
@@ -443,16 +295,20 @@ def _parse_one(item: Mapping[str, Any], index: int) -> Rule | list[str]:
 
 def _explain(exc: ValidationError) -> list[str]:
     lines = []
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in exc.errors(include_url=False):  # the input is never shown, only read
         loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
+        tag = loc.pop(1) if loc[:1] == ["trigger"] and len(loc) > 1 else None  # its kind
         where = ".".join(loc)
         kind = error["type"]
         if kind == "extra_forbidden":
             section = loc[-2] if len(loc) > 1 else "rule"
-            known = _FIELDS.get(section, ())
+            known = TRIGGERS[tag].fields_help if tag else _FIELDS.get(section, ())
+            takes = f"a {tag} trigger" if tag else section
             close = difflib.get_close_matches(loc[-1], known, n=1)
             guess = f"; did you mean {close[0]}?" if close else ""
-            lines.append(f"unknown field “{where}”{guess} ({section} takes {', '.join(known)})")
+            lines.append(f"unknown field “{where}”{guess} ({takes} takes {', '.join(known)})")
+        elif kind == "trigger_kind":
+            lines.append(f"{where}: {error['msg']}{_trigger_typo(error.get('input'))}")
         elif kind == "missing":
             lines.append(f"{where} is missing; a rule needs name, trigger, users and change")
         elif kind == "value_error":
@@ -463,3 +319,14 @@ def _explain(exc: ValidationError) -> list[str]:
         else:
             lines.append(f"{where}: {str(error['msg']).lower()}")
     return lines
+
+
+def _trigger_typo(raw: Any) -> str:
+    """ "; did you mean schedule?" for a trigger table whose key is a kind's name, misspelt."""
+    if not isinstance(raw, Mapping):
+        return ""
+    for key in raw:
+        close = difflib.get_close_matches(str(key), list(TRIGGERS), n=1)
+        if close and key not in TRIGGERS:
+            return f" (did you mean {close[0]} instead of {key}?)"
+    return ""
