@@ -13,13 +13,13 @@ there, and they hold the machine's own credentials.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import Final
 
 import yarl
-from aiohttp import BasicAuth
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
@@ -85,18 +85,19 @@ class AddressPolicy:
 
 
 def _embedded_addresses(address: IPAddress) -> list[IPAddress]:
-    """The address itself and every IPv4 address an IPv6 one carries (mapped, 6to4, Teredo,
-    NAT64): each must be acceptable, since each is where the packets may end up."""
+    """Where the packets for `address` may end up: an IPv4-mapped or NAT64 address is its IPv4
+    address; a 6to4 or Teredo address is itself and the IPv4 addresses it carries."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return [address]
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
     found: list[IPAddress] = [address]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            found.append(address.ipv4_mapped)
-        if address.sixtofour is not None:
-            found.append(address.sixtofour)
-        if address.teredo is not None:
-            found.extend(address.teredo)
-        if address in _NAT64:
-            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
     return found
 
 
@@ -146,7 +147,7 @@ class CalendarUrl:
     store (encrypted) is `get_secret_value()`.
     """
 
-    __slots__ = ("_auth", "_raw", "_url")
+    __slots__ = ("_authorization", "_raw", "_url")
 
     def __init__(self, raw: str) -> None:
         text = raw.strip()
@@ -167,19 +168,15 @@ class CalendarUrl:
                 "that address has no host name: give the calendar's full ICS link"
             )
         self._raw = text
-        self._auth = (
-            BasicAuth(url.user or "", url.password or "")
-            if url.user is not None or url.password is not None
-            else None
-        )
+        self._authorization = _basic_authorization(url)
         self._url = url.with_scheme(scheme).with_user(None).with_fragment(None)
 
     @classmethod
-    def _from_parts(cls, url: yarl.URL, auth: BasicAuth | None) -> CalendarUrl:
+    def _from_parts(cls, url: yarl.URL, authorization: str | None) -> CalendarUrl:
         made = cls.__new__(cls)
         made._raw = str(url)
         made._url = url
-        made._auth = auth
+        made._authorization = authorization
         return made
 
     @property
@@ -192,8 +189,12 @@ class CalendarUrl:
         return self._url
 
     @property
-    def auth(self) -> BasicAuth | None:
-        return self._auth
+    def has_credentials(self) -> bool:
+        return self._authorization is not None
+
+    def request_headers(self) -> dict[str, str]:
+        """The Authorization header for the address's credentials, if it has any."""
+        return {"Authorization": self._authorization} if self._authorization else {}
 
     def get_secret_value(self) -> str:
         """The address as given (with credentials): only for encrypting and storing it."""
@@ -213,16 +214,24 @@ class CalendarUrl:
                 "which this bot may not fetch"
             )
         if target.user is not None or target.password is not None:
-            auth: BasicAuth | None = BasicAuth(target.user or "", target.password or "")
+            authorization = _basic_authorization(target)
         elif target.origin() == self._url.origin():
-            auth = self._auth
+            authorization = self._authorization
         else:
-            auth = None
+            authorization = None
         clean = target.with_user(None).with_fragment(None)
-        return CalendarUrl._from_parts(clean, auth)
+        return CalendarUrl._from_parts(clean, authorization)
 
     def __repr__(self) -> str:
         return f"CalendarUrl(host={self.host!r})"
 
     def __str__(self) -> str:
         return f"a calendar at {self.host}"
+
+
+def _basic_authorization(url: yarl.URL) -> str | None:
+    """HTTP Basic credentials from `user:password@` (RFC 7617, UTF-8), or None."""
+    if url.user is None and url.password is None:
+        return None
+    pair = f"{url.user or ''}:{url.password or ''}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")

@@ -35,9 +35,9 @@ class BusyBlock:
         return None
 
 
-def status_window(now: datetime, zone: tzinfo, ahead: timedelta = WINDOW_AHEAD) -> tuple[
-    datetime, datetime
-]:
+def status_window(
+    now: datetime, zone: tzinfo, ahead: timedelta = WINDOW_AHEAD
+) -> tuple[datetime, datetime]:
     """The window to expand: from the start of the person's local day (so the summary counts
     today's earlier meetings) to `ahead` from now."""
     day_start, _ = local_day(now, zone)

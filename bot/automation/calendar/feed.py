@@ -240,8 +240,7 @@ class FeedFetcher:
             try:
                 async with session.get(
                     current.request_url,
-                    auth=current.auth,
-                    headers=validators.request_headers(),
+                    headers={**validators.request_headers(), **current.request_headers()},
                     allow_redirects=False,
                 ) as response:
                     if response.status in REDIRECTS:
@@ -316,9 +315,7 @@ def _connection_error(error: aiohttp.ClientError, host: str) -> Exception:
     if isinstance(error, aiohttp.InvalidURL):
         return FeedAddressRefused("that is not a valid calendar address: check it")
     if isinstance(error, aiohttp.ClientConnectorDNSError):
-        return FeedUnreachable(
-            f"could not find the calendar server {host}: check the address"
-        )
+        return FeedUnreachable(f"could not find the calendar server {host}: check the address")
     if isinstance(error, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
         return FeedUnreachable(
             f"the calendar server {host} did not prove who it is (its TLS certificate is not "

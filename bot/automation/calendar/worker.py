@@ -37,9 +37,7 @@ async def expand_within(
 ) -> list[BusyInterval]:
     """`expand(text, start=..., end=..., zone=...)`, or CalendarUnreadable if it takes longer
     than `seconds` or more memory than `memory_bytes`."""
-    return await asyncio.to_thread(
-        _expand_in_child, text, start, end, zone, seconds, memory_bytes
-    )
+    return await asyncio.to_thread(_expand_in_child, text, start, end, zone, seconds, memory_bytes)
 
 
 def _expand_in_child(
