@@ -57,6 +57,8 @@ def parse_calendar(text: str) -> icalendar.Calendar:
     the text)."""
     try:
         calendar = icalendar.Calendar.from_ical(text)
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - the parser raises many kinds on bad input
         raise CalendarUnreadable(
             "the calendar could not be read: the address does not give a valid iCalendar "
@@ -81,6 +83,8 @@ def expand(
     try:
         query = recurring_ical_events.of(calendar, skip_bad_series=True)
         occurrences = query.between(window_start - _MARGIN, window_end + _MARGIN)
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - InvalidCalendar, ValueError, OverflowError ...
         raise CalendarUnreadable(
             "the calendar could not be read: some of its events are not valid iCalendar"

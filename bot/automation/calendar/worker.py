@@ -93,7 +93,10 @@ def _child(
     except CalendarError as error:
         result = ("error", str(error))
     except MemoryError:
-        result = ("error", "the calendar could not be read: it needs more memory than allowed")
+        result = (
+            "error",
+            "the calendar could not be read: reading it took more memory than this bot allows",
+        )
     except Exception:  # noqa: BLE001 - the library's words may quote the calendar: not sent
         result = ("error", "the calendar could not be read: it is not valid iCalendar")
     try:
