@@ -71,6 +71,7 @@ def test_the_state_survives_a_round_trip_through_storage() -> None:
         failures=3,
         last_success=NOW - timedelta(hours=1),
         last_error="the calendar server answered 500: it has a problem on its side",
+        expanded_until=NOW + timedelta(hours=30),
     )
     assert FeedState.from_record(state.as_record()) == state
     assert FeedState.from_record(FeedState().as_record()) == FeedState()
@@ -129,7 +130,33 @@ async def test_a_feed_that_fails_then_recovers(feed_server: FeedServer) -> None:
             last_error=None,
         )
 
+        kept = third.state.expanded(at + timedelta(hours=36))
         at += timedelta(minutes=15)
-        fourth = await poll(feeds, url, third.state, at, STEADY)
+        fourth = await poll(feeds, url, kept, at, STEADY)
         assert fourth.unchanged
         assert fourth.state.last_success == at
+        assert fourth.state.expanded_until == kept.expanded_until
+
+
+async def test_a_whole_copy_is_fetched_when_the_kept_intervals_run_short(
+    feed_server: FeedServer,
+) -> None:
+    async def honours_etag(request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return web.Response(status=304)
+        return web.Response(text=WEEKLY, content_type="text/calendar", headers={"ETag": '"v1"'})
+
+    url = CalendarUrl(feed_server.add("/cal.ics", honours_etag))
+    policy = AddressPolicy(allow_private_networks=True)
+    async with FeedFetcher(policy=policy) as feeds:
+        first = await poll(feeds, url, FeedState(), NOW, STEADY)
+        assert first.content is not None
+        state = first.state.expanded(NOW + timedelta(hours=36))
+        # 11 hours on, 25 hours of intervals are left: a 304 will do.
+        soon = await poll(feeds, url, state, NOW + timedelta(hours=11), STEADY)
+        assert soon.unchanged
+        # 13 hours on, 23 hours are left: the whole calendar, to expand further ahead.
+        later = await poll(feeds, url, soon.state, NOW + timedelta(hours=13), STEADY)
+        assert later.content is not None
+    sent = [request.headers.get("If-None-Match") for request in feed_server.seen("/cal.ics")]
+    assert sent == [None, '"v1"', None]

@@ -5,6 +5,11 @@ A healthy feed is fetched every `PollPolicy.interval` with its validators (so mo
 `max_backoff`, or later if the server asked so (Retry-After). A small, stable per-feed offset
 (`jitter`, from the feed's key) keeps thousands of feeds from polling in the same second.
 `poll` puts a fetch and these decisions together and never raises a CalendarError.
+
+A 304 says the calendar is unchanged, not that the intervals kept from it still reach far
+enough ahead: the window slides, and the ICS text is not kept. So the state remembers how far
+the kept intervals reach (`expanded_until`, set by the scheduler after expanding), and once less
+than `PollPolicy.min_horizon` is left, `poll` asks without validators and gets the whole file.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class PollPolicy:
     first_retry: timedelta = timedelta(minutes=1)
     max_backoff: timedelta = timedelta(hours=6)
     jitter: float = 0.1  # up to this fraction of each delay, added, stable per feed
+    min_horizon: timedelta = timedelta(hours=24)  # fetch whole when the intervals end sooner
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +40,8 @@ class FeedState:
     """What the scheduler keeps about one feed between polls (no address, no content).
 
     `next_attempt` None means due now; `last_error` is the last failure's sentence, safe to
-    show the person (`/calendar status`); it is cleared by the next success.
+    show the person (`/calendar status`); it is cleared by the next success. `expanded_until`
+    is the end of the window the kept intervals were expanded for.
     """
 
     validators: Validators = field(default_factory=Validators)
@@ -42,15 +49,27 @@ class FeedState:
     failures: int = 0
     last_success: datetime | None = None
     last_error: str | None = None
+    expanded_until: datetime | None = None
 
     def due(self, now: datetime) -> bool:
         return self.next_attempt is None or self.next_attempt <= now
+
+    def expanded(self, until: datetime) -> FeedState:
+        """The state once fresh content was expanded into intervals up to `until`."""
+        return replace(self, expanded_until=until)
+
+    def validators_for(self, now: datetime, policy: PollPolicy) -> Validators:
+        """The validators to send now: none when the kept intervals end too soon."""
+        if self.expanded_until is None or self.expanded_until - now < policy.min_horizon:
+            return Validators()
+        return self.validators
 
     def succeeded(
         self, now: datetime, validators: Validators, policy: PollPolicy, *, key: str = ""
     ) -> FeedState:
         """The state after a fetch that worked (fresh content or 304)."""
-        return FeedState(
+        return replace(
+            self,
             validators=validators,
             next_attempt=now + poll_delay(0, policy, key=key),
             failures=0,
@@ -88,6 +107,7 @@ class FeedState:
             "failures": self.failures,
             "last_success": _iso(self.last_success),
             "last_error": self.last_error,
+            "expanded_until": _iso(self.expanded_until),
         }
 
     @classmethod
@@ -98,6 +118,7 @@ class FeedState:
             failures=int(record.get("failures") or 0),
             last_success=_parse_iso(record.get("last_success")),
             last_error=record.get("last_error"),
+            expanded_until=_parse_iso(record.get("expanded_until")),
         )
 
 
@@ -153,10 +174,11 @@ async def poll(
     *,
     key: str = "",
 ) -> PollOutcome:
-    """Fetch `url` with the state's validators and decide the next attempt; never raises a
-    CalendarError (it is in the outcome). `key` (e.g. the person's id) spreads the polls."""
+    """Fetch `url` and decide the next attempt; never raises a CalendarError (it is in the
+    outcome). `key` (e.g. the person's id) spreads the polls. After fresh content, expand it and
+    keep `outcome.state.expanded(window_end)`."""
     try:
-        result = await fetcher.fetch(url, state.validators)
+        result = await fetcher.fetch(url, state.validators_for(now, policy))
     except CalendarError as error:
         return PollOutcome(state.failed(now, error, policy, key=key), error=error)
     new_state = state.succeeded(now, result.validators, policy, key=key)
