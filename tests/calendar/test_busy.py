@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.automation.calendar import (
     BusyInterval,
     all_day_at,
@@ -145,3 +148,28 @@ def test_status_window_starts_at_the_persons_midnight() -> None:
     start, end = status_window(utc(2026, 3, 24, 10), BERLIN)
     assert start == utc(2026, 3, 23, 23)
     assert end == utc(2026, 3, 25, 22)
+
+
+minutes = st.integers(min_value=0, max_value=600)
+
+
+@given(
+    spans=st.lists(st.tuples(minutes, st.integers(min_value=1, max_value=120)), max_size=12),
+    at=minutes,
+)
+def test_a_block_holds_the_moment_and_cannot_grow(spans: list[tuple[int, int]], at: int) -> None:
+    origin = utc(2026, 3, 24)
+    intervals = [meeting(origin + timedelta(minutes=s), length) for s, length in spans]
+    moment = origin + timedelta(minutes=at)
+    block = busy_block_at(intervals, moment)
+    covering = [i for i in intervals if i.start <= moment < i.end]
+    if not covering:
+        assert block is None
+        return
+    assert block is not None
+    assert block.start <= moment < block.end
+    assert set(block.current) == set(covering)
+    for interval in intervals:
+        touches = interval.start <= block.end and interval.end >= block.start
+        if touches:  # anything touching the block lies inside it: the block is maximal
+            assert block.start <= interval.start and interval.end <= block.end
