@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Generic, TypeVar
 
-from bot.core.clock import Clock
+from bot.core.clock import Clock, sleep_until_woken
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +152,7 @@ class Scheduler:
                 task = asyncio.create_task(self._guarded(job))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
-            when = self._table.next_due()
-            waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self._wake.wait())]
-            if when is not None:
-                waiters.append(asyncio.ensure_future(self._clock.sleep_until(when)))
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await sleep_until_woken(self._wake, self._clock, until=self._table.next_due())
 
     async def _guarded(self, job: Job) -> None:
         async with self._slots:

@@ -13,6 +13,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 
@@ -34,6 +35,27 @@ class Clock:
 
 
 SystemClock = Clock
+
+
+async def sleep_until_woken(
+    wake: asyncio.Event,
+    clock: Clock,
+    *,
+    until: datetime | None = None,
+    seconds: Iterable[float | None] = (),
+) -> None:
+    """Sleep until `wake` is set, `clock` reaches `until`, or the first of `seconds` (real
+    time, for things in flight) has passed, whichever comes first; None means no such bound.
+    The one way the bot's background loops (the scheduler, the conversation sweeper) wait."""
+    waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(wake.wait())]
+    if until is not None:
+        waiters.append(asyncio.ensure_future(clock.sleep_until(until)))
+    waiters.extend(asyncio.ensure_future(asyncio.sleep(delay)) for delay in seconds if delay)
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 class ManualClock(Clock):

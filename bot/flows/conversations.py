@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from bot.core import wording
+from bot.core.clock import Clock, sleep_until_woken
 from bot.core.context import CommandContext
 from bot.core.errors import UserError
 from bot.core.message import IncomingMessage, reply_id
@@ -40,7 +41,6 @@ from bot.framework.parser import ParsedCommand
 from bot.storage.conversations import ConversationKey, ConversationRecord, ConversationStore
 
 if TYPE_CHECKING:
-    from bot.core.clock import Clock
     from bot.storage.store import Store
 
 __all__ = [
@@ -556,15 +556,7 @@ class Conversations:
                 log.exception("the conversation sweeper failed; trying again shortly")
                 await asyncio.sleep(SWEEP_RETRY_SECONDS)
                 continue
-            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
-            if deadline is not None:
-                waiters.append(asyncio.ensure_future(self._clock.sleep_until(deadline)))
-            if interrupted is not None:  # real time: it is about requests in flight
-                waiters.append(asyncio.ensure_future(asyncio.sleep(interrupted)))
-            if self._recheck is not None:
-                waiters.append(asyncio.ensure_future(asyncio.sleep(self._recheck)))
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            # `interrupted` is real time: it is about requests in flight.
+            await sleep_until_woken(
+                self._wake, self._clock, until=deadline, seconds=(interrupted, self._recheck)
+            )
