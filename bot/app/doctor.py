@@ -32,6 +32,8 @@ from bot.app.doctor_checks import (
     rate_limiter_finding,
     roles_finding,
     room_findings,
+    route_limits_finding,
+    server_version,
     slash_commands_finding,
     token_permission_finding,
     two_factor_finding,
@@ -59,6 +61,7 @@ async def _server(workspace: Workspace) -> Finding:
             f"check {describe_key('server_url')} and that this machine reaches it",
             blocking=True,
         )
+    workspace.version = server_version(answer)
     return version_finding(url, answer)
 
 
@@ -163,6 +166,9 @@ async def diagnose(settings: BotSettings) -> list[Finding]:
         findings.append(slash_commands_finding(workspace))
         if workspace.credentials is not None:
             findings += await _guarded("REST rate limiter", rate_limiter_finding(workspace))
+            findings += await _guarded(
+                "Rocket.Chat 8 route limits", route_limits_finding(workspace)
+            )
             findings += await _guarded(
                 "create-personal-access-tokens", token_permission_finding(workspace)
             )

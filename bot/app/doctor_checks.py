@@ -41,6 +41,10 @@ RATE_LIMITER: Final = (
     "API_Enable_Rate_Limiter_Limit_Time_Default",
 )
 PAT_PERMISSION: Final = "create-personal-access-tokens"
+BYPASS_PERMISSION: Final = "api-bypass-rate-limit"
+# Rocket.Chat 8's fixed per-route limits (PR #38354, apps/meteor/app/api/server/v1/users.ts
+# `rateLimiterOptions`): calls per minute per client address, whatever the default is set to.
+ROUTE_LIMITS: Final[Mapping[str, int]] = {"users.updateOwnBasicInfo": 1, "users.setStatus": 5}
 PRIVILEGED_READ: Final = "view-privileged-setting"
 TWO_FACTOR: Final = (
     "Accounts_TwoFactorAuthentication_Enabled",
@@ -112,6 +116,7 @@ class Workspace:
     settings: BotSettings
     rest: RestClient
     credentials: Credentials | None = None
+    version: tuple[int, int] | None = None  # major.minor, once /api/info answered
     me: dict[str, Any] = field(default_factory=dict)
     public: dict[str, Any] = field(default_factory=dict)
 
@@ -143,11 +148,21 @@ class Workspace:
 # -- the server and the bot's login -------------------------------------------------------------
 
 
+def _version_text(answer: Mapping[str, Any]) -> str:
+    info = answer.get("info")
+    return str((info.get("version") if isinstance(info, dict) else answer.get("version")) or "")
+
+
+def server_version(answer: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(major, minor) from GET /api/info's answer (`info.version` or `version`), if any."""
+    found = _VERSION.match(_version_text(answer))
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
 def version_finding(url: str, answer: Mapping[str, Any]) -> Finding:
     """GET /api/info: `version` ("7.4", getServerInfo without get-server-info) or `info.version`
     (the full one, for accounts that hold get-server-info)."""
-    info = answer.get("info")
-    version = str((info.get("version") if isinstance(info, dict) else answer.get("version")) or "")
+    version = _version_text(answer)
     found = _VERSION.match(version)
     if found is None:
         return problem(
@@ -290,11 +305,7 @@ def account_change_findings(workspace: Workspace) -> list[Finding]:
 
 async def token_permission_finding(workspace: Workspace) -> Finding:
     """Ordinary users (role `user`) need create-personal-access-tokens to delegate a token."""
-    answer = await workspace.as_bot("permissions.listAll")
-    entries = [item for item in answer.get("update") or [] if isinstance(item, dict)]
-    roles = next(
-        (item.get("roles") or [] for item in entries if item.get("_id") == PAT_PERMISSION), None
-    )
+    roles = await _roles_holding(workspace, PAT_PERMISSION)
     if roles is None:
         return unchecked(PAT_PERMISSION, "the server does not list this permission")
     if "user" in roles:
@@ -395,6 +406,49 @@ async def rate_limiter_finding(workspace: Workspace) -> Finding:
         f"(API_Enable_Rate_Limiter_Limit_Calls_Default) {raise_to}, or exempt the bot's "
         "address at your proxy",
     )
+
+
+async def _roles_holding(workspace: Workspace, permission: str) -> list[str] | None:
+    answer = await workspace.as_bot("permissions.listAll")
+    entries = [item for item in answer.get("update") or [] if isinstance(item, dict)]
+    return next(
+        (list(item.get("roles") or []) for item in entries if item.get("_id") == permission),
+        None,
+    )
+
+
+async def route_limits_finding(workspace: Workspace) -> list[Finding]:
+    """Rocket.Chat 8 limits users.updateOwnBasicInfo to one call a minute and users.setStatus
+    to five, per client address, however the default limit is set: with the limiter on, every
+    person's change shares the bot's address and those few calls, unless people's own role holds
+    api-bypass-rate-limit (the calls are made with their tokens)."""
+    if workspace.version is None or workspace.version[0] < 8:
+        return []
+    subject = "Rocket.Chat 8 route limits"
+    limits = ", ".join(f"{route} {calls} a minute" for route, calls in ROUTE_LIMITS.items())
+    if "user" in (await _roles_holding(workspace, BYPASS_PERMISSION) or []):
+        return [
+            ok(subject, f"people's role user holds {BYPASS_PERMISSION}: {limits} do not apply")
+        ]
+    try:
+        enabled = await workspace.private_setting(RATE_LIMITER[0])
+    except SettingUnreadable:
+        enabled = None
+    if enabled is False:
+        return [ok(subject, f"the REST rate limiter is off: {limits} do not apply")]
+    state = "is on" if enabled is True else "is on by default (the doctor could not read it)"
+    return [
+        problem(
+            subject,
+            f"the REST rate limiter {state}, and Rocket.Chat 8 allows {limits} per client "
+            "address: every change the bot makes comes from its address, so the whole team "
+            "shares those calls and most changes will wait or fail",
+            f"turn the limiter off: {SETTINGS} → Rate Limiter → API Rate Limiter → Enable "
+            "(API_Enable_Rate_Limiter = false)",
+            f"or give the user role {BYPASS_PERMISSION} ({PERMISSIONS}): it lifts every REST "
+            "limit for every user, so prefer it only where people are trusted",
+        )
+    ]
 
 
 def rule_rooms(settings: BotSettings) -> dict[str, list[str]]:

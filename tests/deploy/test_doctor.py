@@ -402,3 +402,48 @@ async def test_a_server_error_on_one_check_makes_it_unchecked_not_a_crash(tmp_pa
     assert line.outcome is Outcome.UNCHECKED
     assert "Rocket.Chat answered with an error" in line.detail and "HTTP 500" in line.detail
     assert findings[-1].subject == "health port"  # the checks after it still ran
+
+
+# -- Rocket.Chat 8: fixed per-route limits (PR #38354; apps/meteor/app/api/server/v1/users.ts
+# declares rateLimiterOptions on users.updateOwnBasicInfo and users.setStatus) ------------------
+
+RC86 = {"SANDBOX_RC_VERSION": "8.6.0"}
+ROUTE_LIMITS = "Rocket.Chat 8 route limits"
+
+
+async def test_on_rocket_chat_8_the_route_limits_are_a_problem_while_the_limiter_is_on(
+    tmp_path: Path,
+) -> None:
+    found = await doctor(tmp_path, RC86)
+    line = found.about(ROUTE_LIMITS)
+    assert line.outcome is Outcome.PROBLEM and not line.blocking
+    assert "is on by default (the doctor could not read it)" in line.detail
+    assert "users.updateOwnBasicInfo 1 a minute, users.setStatus 5 a minute" in line.detail
+    assert "API_Enable_Rate_Limiter = false" in line.fix[0]
+    assert "api-bypass-rate-limit" in line.fix[1]
+
+
+async def test_on_rocket_chat_8_the_limiter_off_or_a_bypass_for_people_is_fine(
+    tmp_path: Path,
+) -> None:
+    async with workspace(
+        tmp_path / "off", {**RC86, **setting("API_Enable_Rate_Limiter", "false")}
+    ) as (
+        _,
+        admin,
+        settings,
+    ):
+        await set_permission(admin, "view-privileged-setting", ["admin", "bot"])
+        off = next(f for f in await diagnose(settings) if f.subject == ROUTE_LIMITS)
+    assert off.outcome is Outcome.OK and "limiter is off" in off.detail
+    async with workspace(tmp_path / "bypass", RC86) as (_, admin, settings):
+        await set_permission(admin, "api-bypass-rate-limit", ["admin", "bot", "app", "user"])
+        bypass = next(f for f in await diagnose(settings) if f.subject == ROUTE_LIMITS)
+    assert (
+        bypass.outcome is Outcome.OK and "role user holds api-bypass-rate-limit" in bypass.detail
+    )
+
+
+async def test_rocket_chat_7_has_no_route_limits_to_report(tmp_path: Path) -> None:
+    found = await doctor(tmp_path)
+    assert all(finding.subject != ROUTE_LIMITS for finding in found.findings)
