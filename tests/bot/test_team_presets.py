@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bot.app import cli
 from bot.app.config import load_settings
+from bot.app.init_config import example_text
 from bot.core.errors import ConfigError
 from bot.core.values import Expiry, StatusType
 from bot.profile.presets import StatusChoice
@@ -186,3 +187,23 @@ def test_rcbot_check_names_each_bad_preset(
     assert "presets: 2" in out
     assert "lunch: away: At lunch (for 1h 30m)" in out
     assert "focus: busy: Focusing (until 17:00)" in out
+
+
+def test_the_example_presets_can_be_uncommented_where_they_are(tmp_path: Path) -> None:
+    text = example_text()
+    start, end = text.index("# [[presets]]"), text.index("# [[rules]]")
+    keys = ("[[presets]]", "name =", "presence =", "text =", "for =", "until =")
+    lines = [
+        line.removeprefix("# ") if line.removeprefix("# ").startswith(keys) else line
+        for line in text[start:end].splitlines()
+    ]
+    config = tmp_path / "bot.toml"
+    config.write_text(text[:start] + "\n".join(lines) + "\n" + text[end:], encoding="utf-8")
+    key = Fernet.generate_key().decode()
+    settings = load_settings(
+        config, use_environment=False, username="u", password="p", secret_key=key
+    )
+    assert [p.describe() for p in settings.presets] == [
+        "lunch: away: At lunch (for 1h)",
+        "focus: busy: Focus time: urgent things only (until 17:00)",
+    ]
