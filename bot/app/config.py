@@ -42,6 +42,7 @@ from bot.automation.triggers import load_zone
 from bot.core.crypto import KEY_HOWTO, KeyFormatError, check_key
 from bot.core.errors import ConfigError
 from bot.core.setting_names import ENV_PREFIX, describe_key, env_name
+from bot.profile.team_presets import TeamPreset, parse_presets
 from bot.storage.base import is_postgres_url, redact_url
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -77,6 +78,8 @@ EXPECTED: Final[Mapping[str, str]] = {
     "max_message_length": "a whole number of characters, at least 500",
     "rules": "a list of [[rules]] tables with name, trigger, users and change (see "
     "bot.example.toml)",
+    "presets": "a list of [[presets]] tables with name, presence, text and an optional for or "
+    "until (see bot.example.toml)",
     "admin_role": "the name of a Rocket.Chat role, e.g. admin",
     "default_timezone": "an IANA time zone name such as Europe/Berlin or UTC",
     "reconnect_delay_min": _seconds("greater than 0", 3600, "0.5"),
@@ -182,6 +185,7 @@ class BotSettings(BaseSettings):
     rate_limit_window: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
     max_message_length: int = Field(default=5000, ge=500)
     rules: list[Rule] = Field(default_factory=list)
+    presets: list[TeamPreset] = Field(default_factory=list)
     admin_role: str = "admin"
     default_timezone: str = "UTC"
     # Reliability (README "Reliability"; bot.example.toml says what each one is for).
@@ -310,6 +314,16 @@ class BotSettings(BaseSettings):
                 raise ValueError(f"is not valid JSON; expected {EXPECTED['rules']}") from None
         return parse_rules(value)
 
+    @field_validator("presets", mode="before")
+    @classmethod
+    def _parse_presets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(f"is not valid JSON; expected {EXPECTED['presets']}") from None
+        return parse_presets(value)
+
     @field_validator("health_host")
     @classmethod
     def _check_health_host(cls, value: str) -> str:
@@ -404,6 +418,8 @@ class BotSettings(BaseSettings):
             f"default_timezone: {self.default_timezone}",
             f"rules: {len(self.rules) or 'none'}",
             *(f"  {rule.describe()}" for rule in self.rules),
+            f"presets: {len(self.presets) or 'none'}",
+            *(f"  {preset.describe()}" for preset in self.presets),
         ]
 
 

@@ -41,6 +41,7 @@ from bot.framework.registry import Registry
 from bot.framework.steps import MessageHook
 from bot.profile.audit import AuditLog
 from bot.profile.bookkeeping import Bookkeeping
+from bot.profile.presets import StatusPresets
 from bot.profile.reverts import RevertBook
 from bot.profile.service import ProfileService
 from bot.profile.tokens import TokenService
@@ -52,6 +53,7 @@ from bot.rocketchat.rest import RestClient
 from bot.rocketchat.transport import ConnectionLost, RealtimeConnection
 from bot.storage.automation import AutomationStore
 from bot.storage.handled import HandledMessages
+from bot.storage.presets import PresetStore
 from bot.storage.replicas import Heartbeat, Replicas, beat_period
 from bot.storage.store import Store
 
@@ -189,6 +191,12 @@ class ProfileBot:
             **self._automation.services,
             "conversations": self._conversations,
             "sensitive": sensitive,
+            "presets": StatusPresets(
+                PresetStore(self._store),
+                [preset.preset for preset in settings.presets],
+                self.clock,
+                prefix=settings.prefixes[0],
+            ),
         }
         guard = LeakGuard(
             tokens=tokens,

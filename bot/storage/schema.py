@@ -178,6 +178,42 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "write-ahead audit entries keep what a re-run answers with",
         ("ALTER TABLE audit_log ADD COLUMN detail TEXT",),
     ),
+    # /status presets and recents (bot/storage/presets.py). A saved status is a presence, a
+    # text and at most one of for_seconds (a duration) and until_time (HH:MM, the person's time
+    # zone). Presets are keyed by the name folded to lower case; recents keep one row per text,
+    # and a row used again is written anew, so the newest id is the last used. status_menus is
+    # the list `/status` showed each person last (JSON), which their numbers refer to.
+    Migration(
+        "status presets, recent statuses and the list their numbers refer to",
+        (
+            """CREATE TABLE status_presets (
+                user_id TEXT NOT NULL,
+                name_key TEXT NOT NULL,
+                name TEXT NOT NULL,
+                presence TEXT NOT NULL,
+                status_text TEXT NOT NULL,
+                for_seconds INTEGER,
+                until_time TEXT,
+                saved_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, name_key)
+            )""",
+            """CREATE TABLE recent_statuses (
+                id {SERIAL},
+                user_id TEXT NOT NULL,
+                presence TEXT NOT NULL,
+                status_text TEXT NOT NULL,
+                for_seconds INTEGER,
+                until_time TEXT,
+                used_at TEXT NOT NULL
+            )""",
+            "CREATE UNIQUE INDEX recent_statuses_by_text ON recent_statuses (user_id, status_text)",
+            """CREATE TABLE status_menus (
+                user_id TEXT PRIMARY KEY,
+                entries TEXT NOT NULL,
+                shown_at TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

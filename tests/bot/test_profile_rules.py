@@ -8,14 +8,18 @@ the end-to-end tests over the sandbox exercise the real ones.
 from __future__ import annotations
 
 import logging
+import tempfile
 import types
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.core.clock import SystemClock
 from bot.core.context import CommandContext
 from bot.core.credentials import Credentials
+from bot.core.crypto import generate_key
 from bot.core.errors import (
     AuthError,
     RateLimited,
@@ -37,9 +41,11 @@ from bot.core.values import StatusType
 from bot.framework.parser import parse_command
 from bot.framework.registry import Registry
 from bot.profile.model import Profile, explain_rejection
+from bot.profile.presets import StatusPresets
 from bot.profile.service import ProfileService
 from bot.profile.tokens import NoTokenError, TokenRejected, TokenService
-from bot.storage.store import DelegatedToken
+from bot.storage.presets import PresetStore
+from bot.storage.store import DelegatedToken, Store
 from commands.profile import format_profile
 
 TOKEN = "Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg"
@@ -536,7 +542,12 @@ async def run(services: dict[str, Any], text: str, ctx: CommandContext | None = 
     assert parsed is not None
     spec = registry.find(parsed.name)
     assert spec is not None
-    return await spec.invoke(parsed, ctx or context(), {"registry": registry, **services})
+    # /status also remembers recent statuses (issue 17): in a real database of its own.
+    with tempfile.TemporaryDirectory() as folder:
+        async with await Store.open(Path(folder, "bot.db"), secret_key=generate_key()) as db:
+            presets = StatusPresets(PresetStore(db), [], SystemClock())
+            injected = {"registry": registry, "presets": presets, **services}
+            return await spec.invoke(parsed, ctx or context(), injected)
 
 
 @pytest.mark.parametrize(

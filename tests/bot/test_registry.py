@@ -36,6 +36,7 @@ from bot.framework.registry import (
 INJECTABLES = {"ctx", "profile", "tokens", "registry", "settings"}
 INJECTABLES |= {"conversations", "sensitive"}  # bot/app.py: sensitive changes (issue 4)
 INJECTABLES |= {"audit", "rules"}  # bot/app.py: team automation (issue 5)
+INJECTABLES |= {"presets"}  # bot/app/runner.py: status presets and recents (issue 17)
 BUILTIN = {"bio", "field", "help", "name", "nick", "profile", "status", "token"}
 _packages = itertools.count()
 ROOT = Path(__file__).resolve().parents[2]
@@ -516,7 +517,7 @@ def test_builtin_commands_bind_their_arguments(
         ("/nick", "Missing the nickname"),
         ("/field team", "Missing the value"),
         ("/bio", "Missing the text"),
-        ("/status", "Missing the status"),
+        ("/status save", "Tell me the preset's name"),  # `/status` alone lists (issue 17)
         ("/profile now", "takes no arguments"),
         ("/name", "Missing the display name"),
     ],

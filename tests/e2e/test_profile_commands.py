@@ -111,7 +111,8 @@ async def test_same_value_is_answered_without_a_change(world: World) -> None:
 async def test_bad_input_gets_usage_and_changes_nothing(world: World) -> None:
     alice = await ready(world)
     before = await alice.me()
-    for text in ("/nick", "/field", '/field "team Core', "/name", "/status"):
+    # `/status` alone lists recent statuses and presets (issue 17); `/status save` lacks a name.
+    for text in ("/nick", "/field", '/field "team Core', "/name", "/status save"):
         answer = await ask_bot(alice, text)
         assert "Usage" in answer or "quote" in answer, (text, answer)
     assert (await alice.me())["_updatedAt"] == before["_updatedAt"]
