@@ -6,7 +6,8 @@ bench.load's footprint phase measures the bot with 10,000 delegated tokens and 1
 conversations stored but idle: nothing per person is in memory then. A person who uses the bot
 leaves three things behind in one process: their decrypted token (`Store.get_token`, kept while
 the process runs), the profile Rocket.Chat last returned (`ProfileSnapshots`, for
-`profile_snapshot_seconds`), and, with a conversation pending, its key
+`profile_snapshot_seconds`, and past it while the realtime API keeps its status exact, at most
+`MAX_KEPT` people), and, with a conversation pending, its key
 (`ConversationStore.may_have`). This fills each for N people through the bot's own classes and
 reports the bytes per person next to the same process before (the baseline: the stores open,
 nothing cached). The user document is shaped like Rocket.Chat's answer to
@@ -30,7 +31,7 @@ from bench.seed import fake_user_id, seed
 from bot.core.credentials import Credentials
 from bot.core.crypto import generate_key
 from bot.profile.model import Profile
-from bot.profile.snapshots import ProfileSnapshots
+from bot.profile.snapshots import MAX_KEPT, ProfileSnapshots
 from bot.storage.conversations import ConversationKey, ConversationStore
 from bot.storage.store import Store
 
@@ -69,6 +70,7 @@ async def measure(users: int, folder: Path) -> dict[str, Any]:
 
 async def _fill(store: Store, users: int) -> dict[str, Any]:
     snapshots = ProfileSnapshots(3600.0)
+    snapshots.watching(1)  # kept by the realtime API, as on a connected bot
     conversations = ConversationStore(store)
     documents = [user_document(i) for i in range(users)]
     figures: dict[str, Any] = {"users": users}
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(baseline: the same process before, nothing cached)\n"
         f"  decrypted token kept       {figures['token_bytes_per_user']:>8} B per person\n"
         f"  profile snapshot kept      {figures['snapshot_bytes_per_user']:>8} B per person "
-        "(for profile_snapshot_seconds)\n"
+        f"(at most {MAX_KEPT:,} people)\n"
         f"  pending conversation key   {figures['conversation_key_bytes']:>8} B per conversation\n"
         f"  active person in all       {figures['active_user_bytes']:>8} B "
         f"(target {TARGET_BYTES} B: {'met' if ok else 'MISSED'})"

@@ -156,6 +156,9 @@ class ProfileBot:
             bookkeeping=Bookkeeping(audit=audit, store=automation_store, reverts=reverts),
             wall_clock=self.clock,
         )
+        if profile.snapshots.max_age > 0:
+            # The realtime API keeps status snapshots exact (bot.profile.snapshots).
+            self._connection.status_listener = profile.snapshots
         self._automation = Automation(
             profile,
             store=self._store,

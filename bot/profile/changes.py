@@ -117,6 +117,7 @@ class ChangePath:
                 credentials,
                 label,
                 _request_data(changes),
+                start=profile,
                 expected={key: new for key, (_, new) in changes.items()},
                 custom_fields=custom_fields if sends_custom else None,
             )
@@ -145,12 +146,17 @@ class ChangePath:
         label: str,
         data: dict[str, Any],
         *,
+        start: Profile,
         expected: Mapping[str, str],
         custom_fields: dict[str, Any] | None = None,
     ) -> None:
-        """One POST users.updateOwnBasicInfo, and what to do when its outcome is unknown."""
+        """One POST users.updateOwnBasicInfo, and what to do when its outcome is unknown.
+
+        `start` is the profile the change started from: what the realtime API announces while
+        the change is in flight is judged against it (bot.profile.snapshots)."""
         snapshots = self._reader.snapshots
         for attempt in range(1, self._attempts + 1):
+            window = snapshots.opened(actor.sender_id, before=start)
             try:
                 user = await self._rest.update_own_basic_info(
                     credentials, data=data, custom_fields=custom_fields
@@ -175,12 +181,15 @@ class ChangePath:
                 if attempt == self._attempts:
                     raise explain_rejection(exc, label) from None
                 continue
-            log.info("changed the %s of %s", label, actor.sender_id)
-            if user.get("_id") == actor.sender_id:
-                snapshots.put(credentials, Profile.from_user(user))
             else:
-                snapshots.drop(actor.sender_id)
-            return
+                log.info("changed the %s of %s", label, actor.sender_id)
+                if user.get("_id") == actor.sender_id:
+                    snapshots.changed(credentials, Profile.from_user(user), window)
+                else:
+                    snapshots.drop(actor.sender_id)
+                return
+            finally:
+                snapshots.closed(window)
 
     async def _landed(
         self, actor: Actor, credentials: Credentials, expected: Mapping[str, str]

@@ -47,6 +47,8 @@ class Profile:
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     utc_offset: float | None = None
     roles: tuple[str, ...] = ()
+    # What others see (`status`): the presence, or offline or away by the connections.
+    shown_status: str = ""
 
     @classmethod
     def from_user(cls, user: Mapping[str, Any]) -> Profile:
@@ -71,6 +73,7 @@ class Profile:
                 else None
             ),
             roles=tuple(str(r) for r in roles) if isinstance(roles, list) else (),
+            shown_status=text_of(user.get("status")),
         )
 
     def values(self) -> dict[str, str]:

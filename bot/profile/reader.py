@@ -64,9 +64,25 @@ class ProfileReader:
 
     async def read(self, actor: Actor, credentials: Credentials) -> Profile:
         """The actor's profile as Rocket.Chat has it now (remembered as a snapshot)."""
-        profile = Profile.from_user(await self.account(actor, credentials))
-        self.snapshots.put(credentials, profile)
+        window = self.snapshots.opened(actor.sender_id)
+        try:
+            profile = Profile.from_user(await self.account(actor, credentials))
+            self.snapshots.read(credentials, profile, window)
+        finally:
+            self.snapshots.closed(window)
         return profile
+
+    async def verify(self, credentials: Credentials) -> dict[str, Any]:
+        """`GET me` with a token someone is delegating (bot.profile.tokens checks the answer);
+        when it is the token owner's account, it is remembered as a snapshot too."""
+        window = self.snapshots.opened(credentials.user_id)
+        try:
+            user = await self._rest.me(credentials)
+            if user.get("_id") == credentials.user_id:
+                self.snapshots.read(credentials, Profile.from_user(user), window)
+        finally:
+            self.snapshots.closed(window)
+        return user
 
     async def current(self, actor: Actor) -> Profile:
         """The actor's profile as Rocket.Chat has it now."""
@@ -77,7 +93,7 @@ class ProfileReader:
     ) -> Profile:
         """The profile a change to `after` starts from: the one Rocket.Chat returned a moment
         ago if there is one, else read now. "Already so" is never concluded from a snapshot."""
-        seen = self.snapshots.get(credentials)
+        seen = self.snapshots.get(credentials, after)
         if seen is not None:
             values = seen.values()
             if any(values.get(key, "") != value for key, value in after.items()):

@@ -92,6 +92,7 @@ class ProfileService:
         self.snapshots = ProfileSnapshots(fresh_for, clock)
         self.tokens = tokens or TokenService(store, rest, prefix=self.prefix)
         self.reader = ProfileReader(rest, self.tokens, self.snapshots)
+        self.tokens.read_me = self.reader.verify  # a delegated token's first read is a snapshot
         self.policy = WorkspacePolicy(rest, prefix=self.prefix, clock=clock, ttl=settings_ttl)
         self.changes = ChangePath(
             rest,

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,12 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from bot.core.errors import AuthError, RateLimited, ServerError
 from bot.core.message import ID_ALPHABET, IncomingMessage, RoomType
+from bot.rocketchat.user_status import (
+    NOTIFY_LOGGED,
+    USER_STATUS,
+    StatusListener,
+    parse_user_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +185,9 @@ class RealtimeConnection:
         self.user_id: str = ""
         self.username: str = ""
         self._resume_token: str | None = None
+        # Set before connecting to hear `user-status` events (bot.rocketchat.user_status).
+        self.status_listener: StatusListener | None = None
+        self._connections = 0
 
     def __repr__(self) -> str:
         return f"RealtimeConnection({self._url!r}, user={self.username!r})"
@@ -219,6 +229,14 @@ class RealtimeConnection:
             await self._subscribe(
                 ROOM_MESSAGES, ["__my_messages__", {"useCollection": False, "args": []}]
             )
+            if self.status_listener is not None:
+                await self._subscribe(
+                    NOTIFY_LOGGED, [USER_STATUS, {"useCollection": False, "args": []}]
+                )
+                # The server takes a session's frames in order: once a call sent after the
+                # subscription is answered, the subscription is in place.
+                # (Rooms changed from now on: an empty answer.)
+                await self._call_once("rooms/get", {"$date": int(time.time() * 1000)})
         except (OSError, ConnectionClosed, WebSocketException) as exc:
             await self.close()
             raise ConnectionLost(f"cannot reach {self._url}: {type(exc).__name__}") from None
@@ -226,6 +244,9 @@ class RealtimeConnection:
             await self.close()
             raise
         self._ready.set()
+        if self.status_listener is not None:
+            self._connections += 1
+            self.status_listener.watching(self._connections)
 
     async def _open(self) -> None:
         """The socket and DDP `connect`, as rocketchat-async's start() does before its login."""
@@ -307,13 +328,19 @@ class RealtimeConnection:
             raise ConnectionLost("not connected") from None  # no dispatch task: never opened
         finally:
             self._ready.clear()
+            if self.status_listener is not None:
+                self.status_listener.watching(None)
             frames.put_nowait(None)
             await pump
         raise ConnectionLost("the server closed the connection")
 
     async def _pump(self, frames: asyncio.Queue[dict[str, Any] | None]) -> None:
         while (frame := await frames.get()) is not None:
-            if frame.get("collection") != ROOM_MESSAGES:
+            collection = frame.get("collection")
+            if collection == NOTIFY_LOGGED:
+                self._status_event(frame.get("fields") or {})
+                continue
+            if collection != ROOM_MESSAGES:
                 continue
             fields = frame.get("fields") or {}
             parsed = parse_message(fields)
@@ -329,6 +356,14 @@ class RealtimeConnection:
                 await self._handler(message, server_time(moment))
             except Exception:  # the handler owns its errors; never let one stop the stream
                 log.exception("message handler failed for message %s", message.id)
+
+    def _status_event(self, fields: dict[str, Any]) -> None:
+        event = parse_user_status(fields)
+        if event is not None and self.status_listener is not None:
+            try:
+                self.status_listener.status_changed(event)
+            except Exception:  # the listener owns its errors; never let one stop the stream
+                log.exception("user-status listener failed")
 
     async def call(self, method: str, *params: Any, retry: bool = False) -> Any:
         """Call a DDP method and return its result, raising ServerError on an error frame.
@@ -504,6 +539,8 @@ class RealtimeConnection:
     async def close(self) -> None:
         """Close the socket (idempotent)."""
         self._ready.clear()
+        if self.status_listener is not None:
+            self.status_listener.watching(None)
         task = getattr(self._client, "_ws_connection_task", None)
         websocket = getattr(self._client._dispatcher, "_websocket", None)
         if websocket is not None:
