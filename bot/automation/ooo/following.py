@@ -79,6 +79,7 @@ class Follower:
         self._task: asyncio.Task[None] | None = None
         self.following = asyncio.Event()  # set once connected and caught up
         self._interrupted = False
+        self._handling: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"Follower(user={self.responder.absence.user_id!r})"
@@ -91,6 +92,8 @@ class Follower:
 
     async def stop(self) -> None:
         """Stop following; the mark is kept for the next start."""
+        if self._handling is not None:
+            self._handling.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -158,10 +161,14 @@ class Follower:
             await self._store_mark()
 
     async def _on_message(self, message: IncomingMessage, ts: float | None) -> None:
+        # Its own task, so that stop() can cancel a message waiting on a closing connection.
+        self._handling = asyncio.ensure_future(self.handle(message, ts=ts))
         try:
-            await self.handle(message, ts=ts)
+            await self._handling
         except ConnectionLost:
             await self.connection.close()  # run() ends; the catch-up reads it again
+        finally:
+            self._handling = None
 
     async def _store_mark(self, *, force: bool = False) -> None:
         mark, stored = self._mark, self._stored_mark

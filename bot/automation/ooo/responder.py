@@ -60,6 +60,13 @@ class BotSenders:
         self._rest = rest
         self._credentials = credentials
         self._known: dict[str, bool] = {}
+        self._own_id: str | None = None
+
+    async def is_self(self, user_id: str) -> bool:
+        """True for the bot's own account (its DMs with the person are not for the digest)."""
+        if self._own_id is None:
+            self._own_id = (await self._credentials()).user_id
+        return user_id == self._own_id
 
     async def is_bot(self, user_id: str) -> bool:
         """True for a bot or an App's user; an account that cannot be read counts as a person."""
@@ -129,6 +136,8 @@ class Responder:
             return
         anchor = absence.anchor_ms
         if ts is None or (anchor is not None and ts <= anchor):
+            return
+        if await self._bots.is_self(message.sender_id):
             return
         room = await view.room(message.room_id)
         if room is None:

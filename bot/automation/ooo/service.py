@@ -208,8 +208,8 @@ class OutOfOffice:
         if not await self._finish(absence):
             return "Your out of office is already ending."
         return (
-            "Welcome back! Your out of office is over: your status is back to what it was "
-            "(unless you changed it meanwhile), and the list of what came in is above."
+            "Your out of office is over: your status is back to what it was (unless you "
+            "changed it meanwhile), and the list of what came in is above."
         )
 
     async def choose_name_suffix(self, actor: Actor, on: bool) -> str:
