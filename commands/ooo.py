@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 @command(
     "ooo",
-    aliases=("away-until", "vacation"),
     usage=(
         "",
         "until <date> [<time>] [note]",

@@ -177,6 +177,10 @@ async def test_muted_rooms_bots_and_the_person_themselves_get_no_answer(
         "rooms.saveNotification",
         json={"roomId": "GENERAL", "notifications": {"desktopNotifications": "nothing"}},
     )
+    team = await world.admin.rest(
+        "POST", "channels.create", json={"name": "team", "members": ["alice", "carol"]}
+    )
+    await alice.rest("POST", "channels.leave", json={"roomId": team["channel"]["_id"]})
     await ask_bot(alice, "/ooo for 2d")
     await following(world, alice)
 
@@ -185,17 +189,18 @@ async def test_muted_rooms_bots_and_the_person_themselves_get_no_answer(
     from_bot = await buildbot.direct_room("alice")
     await buildbot.say(from_bot, "Build 42 failed")
     await alice.say("GENERAL", "note to self @alice")
+    await carol.say(team["channel"]["_id"], "@alice you left, but still")
     to_carol = await carol.direct_room("alice")
     mark = carol.heard_count
     await carol.say(to_carol, "this one is answered")
     await answer_in(carol, to_carol, after=mark)
     assert answers(bob, to_bob) == [] and answers(buildbot, from_bot) == []
-    assert answers(carol, "GENERAL") == []
+    assert answers(carol, "GENERAL") == [] and answers(carol, team["channel"]["_id"]) == []
 
     text = await end_now(alice)
     assert "@buildbot wrote to you directly" in text  # listed, never answered
     assert "@carol wrote to you directly" in text
-    assert "muted" not in text and "@bob" not in text and "#general" not in text
+    assert "@bob" not in text and "#general" not in text and "#team" not in text
 
 
 async def test_group_dms_and_threads_answer_mentions_only(world: ClockedWorld) -> None:
@@ -296,5 +301,6 @@ async def test_bad_input_gets_a_sentence_to_act_on(world: ClockedWorld) -> None:
     assert "2020-01-01 is in the past" in await ask_bot(alice, "/ooo until 2020-01-01")
     assert "could be read two ways" in await ask_bot(alice, "/ooo until 12/01")
     assert "not out of office; nothing to end" in await ask_bot(alice, "/ooo off")
+    assert "Be out of office" in await ask_bot(alice, "/help ooo")
     nobody = await world.person("nobody")
     assert "token" in await ask_bot(nobody, "/ooo for 1w")

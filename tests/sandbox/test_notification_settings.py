@@ -47,9 +47,7 @@ async def test_save_notification_keeps_the_preferences_on_the_subscription(
             realtime, alice, "GENERAL", disableNotifications="1", desktopNotifications="nothing"
         )
         assert reply.status == 200 and reply.body == {"success": True}
-        action, changed = await client.event(
-            USER_STREAM, f"{alice.user_id}/subscriptions-changed"
-        )
+        action, changed = await client.event(USER_STREAM, f"{alice.user_id}/subscriptions-changed")
         assert action == "updated" and changed["rid"] == "GENERAL"
     saved = await _subscription(realtime, alice, "GENERAL")
     assert saved["disableNotifications"] is True
