@@ -5,6 +5,7 @@ themselves, the digest and the profile put back on return, a restart while away.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,7 +150,7 @@ async def test_away_answers_each_sender_once_and_the_return_puts_everything_back
     assert f"{world.url}/channel/general?msg={mention}" in lines[4]
     assert "I answered 3 people automatically" in text
     automation = world.bot.automation
-    assert automation is not None and automation.ooo.followers == {}
+    assert automation is not None and len(automation.ooo.followers) == 0
     assert "not out of office" in await ask_bot(alice, "/ooo")
 
 
@@ -230,9 +231,12 @@ async def test_group_dms_and_threads_answer_mentions_only(world: ClockedWorld) -
 
 
 async def test_messages_sent_while_the_bot_was_down_are_answered_after_a_restart(
-    world: ClockedWorld,
+    world: ClockedWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
-    alice = await ready(world, "alice")
+    caplog.set_level(logging.INFO)
+    alice = await world.person("alice")
+    token = await alice.create_personal_access_token("profile-bot")
+    assert "stored" in await ask_bot(alice, f"/token set {token}")
     bob = await world.person("bob")
     await ask_bot(alice, "/ooo until 2026-01-09")
     await following(world, alice)
@@ -257,6 +261,7 @@ async def test_messages_sent_while_the_bot_was_down_are_answered_after_a_restart
     text = await digest(alice, after=mark)
     assert "3 messages were for you" in text
     assert await status_of(alice) == ("online", "")
+    assert token not in text and token not in caplog.text  # the token it followed her with
 
 
 async def test_a_status_changed_by_hand_while_away_is_left_and_the_name_comes_back(

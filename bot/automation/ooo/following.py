@@ -22,15 +22,16 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
-from bot.automation.ooo.responder import Responder
+from bot.automation.ooo.responder import BotSenders, Responder
 from bot.automation.ooo.view import PersonView
+from bot.core.clock import Clock
 from bot.core.credentials import Credentials
-from bot.core.errors import AuthError, BotError
+from bot.core.errors import AuthError, BotError, UserError
 from bot.core.message import IncomingMessage
 from bot.rocketchat.catchup import CatchUp, RestHistory
 from bot.rocketchat.rest import RestClient
 from bot.rocketchat.transport import ConnectionLost, RealtimeConnection
-from bot.storage.absences import AbsenceStore
+from bot.storage.absences import Absence, AbsenceStore
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ class FollowSettings(Protocol):
     def reconnect_delay_max(self) -> float: ...
     @property
     def answer_wait(self) -> float: ...
+
+
+class Tokens(Protocol):
+    """The delegated tokens (bot.profile.tokens.TokenService)."""
+
+    async def credentials_for(self, user_id: str) -> Credentials: ...
+    async def rejected_for(self, user_id: str) -> UserError: ...
 
 
 class Follower:
@@ -177,3 +185,87 @@ class Follower:
         if force or stored is None or mark - stored >= MARK_EVERY_MS:
             await self._store.mark(self.responder.absence.absence_id, mark)
             self._stored_mark = mark
+
+
+class Followers:
+    """This process's followers, one per absence under way (on the scheduler's process)."""
+
+    def __init__(
+        self,
+        store: AbsenceStore,
+        rest: RestClient,
+        settings: FollowSettings,
+        tokens: Tokens,
+        bots: BotSenders,
+        clock: Clock,
+        *,
+        owner: str,
+        auto_reply: bool,
+    ) -> None:
+        self._store = store
+        self._rest = rest
+        self._settings = settings
+        self._tokens = tokens
+        self._bots = bots
+        self._clock = clock
+        self._owner = owner
+        self._auto_reply = auto_reply
+        self._by_absence: dict[str, Follower] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_absence)
+
+    def __contains__(self, absence_id: object) -> bool:
+        return absence_id in self._by_absence
+
+    def get(self, absence_id: str) -> Follower | None:
+        """The follower of this absence, if this process follows it."""
+        return self._by_absence.get(absence_id)
+
+    def values(self) -> list[Follower]:
+        return list(self._by_absence.values())
+
+    def absence_ids(self) -> list[str]:
+        return list(self._by_absence)
+
+    async def follow(self, absence: Absence) -> None:
+        """Start following the person of `absence` (once; not without a usable token)."""
+        if absence.absence_id in self._by_absence:
+            return
+        try:
+            credentials = await self._tokens.credentials_for(absence.user_id)
+        except UserError:
+            log.info("cannot follow %s while away: no usable token", absence.user_id)
+            return
+        responder = Responder(
+            absence,
+            self._store,
+            self._bots,
+            self._clock,
+            owner=self._owner,
+            auto_reply=self._auto_reply,
+        )
+        follower = Follower(
+            responder,
+            credentials,
+            store=self._store,
+            rest=self._rest,
+            settings=self._settings,
+            rejected=self._rejected,
+        )
+        self._by_absence[absence.absence_id] = follower
+        follower.start()
+
+    async def _rejected(self, user_id: str) -> None:
+        await self._tokens.rejected_for(user_id)
+
+    async def stop(self, absence_id: str) -> None:
+        """Stop following this absence (if this process did)."""
+        follower = self._by_absence.pop(absence_id, None)
+        if follower is not None:
+            await follower.stop()
+
+    async def stop_all(self) -> None:
+        """Stop every follower of this process."""
+        for absence_id in list(self._by_absence):
+            await self.stop(absence_id)

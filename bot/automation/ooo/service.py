@@ -21,10 +21,10 @@ from typing import Final, Protocol
 
 from bot.automation.ooo.digest import digest_text
 from bot.automation.ooo.effects import AbsenceEffects, TemporaryProfileChange
-from bot.automation.ooo.following import Follower, FollowSettings
+from bot.automation.ooo.following import Followers, FollowSettings
 from bot.automation.ooo.model import since_label, until_label, zone_text
 from bot.automation.ooo.request import SetAbsence, resolve
-from bot.automation.ooo.responder import BotSenders, Responder
+from bot.automation.ooo.responder import BotSenders
 from bot.automation.schedule import AbsenceEnds, AbsenceStarts, Job
 from bot.core.clock import Clock
 from bot.core.errors import BotError, UserError
@@ -94,7 +94,16 @@ class OutOfOffice:
         self._bots = BotSenders(
             rest, BotAccount(BotLogin.from_settings(settings), rest).credentials
         )
-        self.followers: dict[str, Follower] = {}  # by absence id
+        self.followers = Followers(
+            store,
+            rest,
+            settings,
+            profile.tokens,
+            self._bots,
+            clock,
+            owner=owner,
+            auto_reply=settings.ooo_auto_reply,
+        )
         self._following = False
         self._scheduled: dict[str, tuple[str, datetime, datetime]] = {}
         self._site_url: str | None = None
@@ -253,7 +262,7 @@ class OutOfOffice:
         started = replace(absence, state="active", anchor_ms=anchor)
         self._plan(started)
         if self._following:
-            await self._follow(started)
+            await self.followers.follow(started)
 
     async def _anchor(self, absence: Absence) -> float | None:
         """The server's time of the latest change in the person's rooms: what came before is
@@ -281,9 +290,7 @@ class OutOfOffice:
             absence.absence_id, from_states=["starting", "active"], to="ending"
         ):
             return False
-        follower = self.followers.pop(absence.absence_id, None)
-        if follower is not None:
-            await follower.stop()
+        await self.followers.stop(absence.absence_id)
         await self._effects.end(absence)
         messages = await self._store.noted(absence.absence_id)
         replied = await self._store.replied_to(absence.absence_id)
@@ -342,36 +349,6 @@ class OutOfOffice:
 
     # -- following, on the process that runs the scheduler -----------------------------------
 
-    async def _follow(self, absence: Absence) -> None:
-        if absence.absence_id in self.followers:
-            return
-        try:
-            credentials = await self._profile.tokens.credentials_for(absence.user_id)
-        except UserError:
-            log.info("cannot follow %s while away: no usable token", absence.user_id)
-            return
-        responder = Responder(
-            absence,
-            self._store,
-            self._bots,
-            self._clock,
-            owner=self._owner,
-            auto_reply=self._settings.ooo_auto_reply,
-        )
-        follower = Follower(
-            responder,
-            credentials,
-            store=self._store,
-            rest=self._rest,
-            settings=self._settings,
-            rejected=self._rejected,
-        )
-        self.followers[absence.absence_id] = follower
-        follower.start()
-
-    async def _rejected(self, user_id: str) -> None:
-        await self._profile.tokens.rejected_for(user_id)
-
     async def resume(self) -> None:
         """This process runs the scheduler now: schedule every stored absence, follow the ones
         under way, and finish what a stopped process left halfway."""
@@ -390,22 +367,21 @@ class OutOfOffice:
                 self._plan(absence)
             elif absence.state == "active":
                 self._plan(absence)
-                await self._follow(absence)
+                await self.followers.follow(absence)
             elif recover and (not self._shared or now - absence.created_at > self._lease):
                 if absence.state == "starting":  # stopped between storing and starting it
                     await self._begin(absence)
                 else:
                     self._schedule(now, AbsenceEnds(absence.absence_id))
-        for absence_id in [a for a in self.followers if a not in live]:
-            await self.followers.pop(absence_id).stop()  # ended on another replica
+        for absence_id in self.followers.absence_ids():
+            if absence_id not in live:
+                await self.followers.stop(absence_id)  # ended on another replica
 
     async def pause(self) -> None:
         """Stop following (the scheduler moved, or the bot stops); nothing stored changes."""
         self._following = False
         self._scheduled.clear()
-        for follower in list(self.followers.values()):
-            await follower.stop()
-        self.followers.clear()
+        await self.followers.stop_all()
 
 
 def _new_id() -> str:
