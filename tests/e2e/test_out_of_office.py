@@ -309,3 +309,19 @@ async def test_bad_input_gets_a_sentence_to_act_on(world: ClockedWorld) -> None:
     assert "Be out of office" in await ask_bot(alice, "/help ooo")
     nobody = await world.person("nobody")
     assert "token" in await ask_bot(nobody, "/ooo for 1w")
+
+
+async def test_a_new_until_while_away_moves_the_day_you_are_back(world: ClockedWorld) -> None:
+    alice = await ready(world, "alice")
+    await ask_bot(alice, "/ooo until 2026-01-06 Flu")
+    reply = await ask_bot(alice, "/ooo until 2026-01-09 Still flu")
+    assert reply == "You are now out of office until Fri 9 Jan."
+    assert await status_of(alice) == ("away", "Out of office until 9 Jan: Still flu")
+    await advance(world, to=datetime(2026, 1, 6, 23, 0, tzinfo=UTC))  # the first end passed
+    assert await status_of(alice) == ("away", "Out of office until 9 Jan: Still flu")
+    refused = await ask_bot(alice, "/ooo from 2026-01-20 until 2026-01-22")
+    assert "You are out of office already, until Fri 9 Jan" in refused
+    mark = alice.heard_count
+    await advance(world, to=BACK)
+    await digest(alice, after=mark)
+    assert await status_of(alice) == ("online", "")
