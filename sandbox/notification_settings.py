@@ -7,6 +7,9 @@ is stored on the member's subscription; `desktopNotifications`, `mobilePushNotif
 preference there (origin `user`) or, when they have none, removes the field (the server's
 default then applies); the switches take "1" for on and anything else for off. A change that
 modified the subscription is announced on `<uid>/subscriptions-changed`.
+
+`ignore_user` is apps/meteor/server/methods/ignoreUser.ts: a member ignores another member of
+the room (their subscription's `ignored` list), which sendNotificationsOnMessage.ts honours.
 """
 
 from __future__ import annotations
@@ -50,9 +53,7 @@ def save(state: SandboxState, user_id: str, room_id: str, field: str, value: str
         raise MeteorError("error-invalid-settings", "Invalid settings value", {"method": METHOD})
     subscription = state.subscription(room_id, user_id)
     if subscription is None:
-        raise MeteorError(
-            "error-invalid-subscription", "Invalid subscription", {"method": METHOD}
-        )
+        raise MeteorError("error-invalid-subscription", "Invalid subscription", {"method": METHOD})
     before = dict(subscription)
     if field in PREFERENCE_FIELDS:
         preference, origin_field = PREFERENCE_FIELDS[field]
@@ -70,6 +71,28 @@ def save(state: SandboxState, user_id: str, room_id: str, field: str, value: str
     else:
         subscription[field] = value
     if subscription != before:  # Mongo's modifiedCount
+        rooms.touch(subscription)
+        rooms.notify_subscription(state, subscription, "updated")
+    return True
+
+
+def ignore_user(
+    state: SandboxState, user_id: str, room_id: str, ignored_id: str, ignore: bool
+) -> bool:
+    """ignoreUser({rid, userId, ignore}): both must be members of the room."""
+    subscription = state.subscription(room_id, user_id)
+    if subscription is None or state.subscription(room_id, ignored_id) is None:
+        raise MeteorError(
+            "error-invalid-subscription", "Invalid subscription", {"method": "ignoreUser"}
+        )
+    ignored = list(subscription.get("ignored") or [])
+    changed = (ignored_id not in ignored) if ignore else (ignored_id in ignored)
+    if changed:
+        if ignore:
+            ignored.append(ignored_id)
+        else:
+            ignored.remove(ignored_id)
+        subscription["ignored"] = ignored
         rooms.touch(subscription)
         rooms.notify_subscription(state, subscription, "updated")
     return True

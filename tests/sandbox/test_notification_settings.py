@@ -5,7 +5,8 @@ apps/meteor/app/push-notifications/server/methods/saveNotificationSettings.ts (t
 and the fields it accepts), apps/meteor/app/utils/server/getUserNotificationPreference.ts
 (`default`), apps/meteor/app/lib/server/lib/sendNotificationsOnMessage.ts (a member with
 notifications disabled, or desktop notifications set to nothing, gets no desktop notification),
-and for the session of a personal access token: apps/meteor/server/modules/listeners/
+apps/meteor/server/methods/ignoreUser.ts and the REST route chat.ignoreUser (chat.ts), and for
+the session of a personal access token: apps/meteor/server/modules/listeners/
 listeners.module.ts (`__my_messages__` with roomParticipant) and the resume login handler that
 accepts a personal access token (its hashed token is one of the user's resume tokens).
 """
@@ -173,3 +174,24 @@ async def test_a_personal_access_tokens_session_hears_the_persons_messages(
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def test_ignoring_a_member_of_a_room(realtime: Realtime) -> None:
+    """ignoreUser / chat.ignoreUser: the ignored id joins the subscription's `ignored`, and
+    leaves it with ignore=false; both people must be in the room (error-invalid-subscription)."""
+    alice, bob = await realtime.user("alice"), await realtime.user("bob")
+    reply = await realtime.rest(
+        "GET", "chat.ignoreUser", alice, params={"rid": "GENERAL", "userId": bob.user_id}
+    )
+    assert reply.body == {"success": True}
+    assert (await _subscription(realtime, alice, "GENERAL"))["ignored"] == [bob.user_id]
+    async with realtime.ddp(alice) as client:
+        frame = await client.call(
+            "ignoreUser", {"rid": "GENERAL", "userId": bob.user_id, "ignore": False}
+        )
+        assert frame["result"] is True
+        assert (await _subscription(realtime, alice, "GENERAL"))["ignored"] == []
+        stranger = await client.call("ignoreUser", {"rid": "GENERAL", "userId": "nobody"})
+        assert stranger["error"]["error"] == "error-invalid-subscription"
+    missing = await realtime.rest("GET", "chat.ignoreUser", alice, params={"rid": "GENERAL"})
+    assert missing.body["errorType"] == "error-user-id-param-not-provided"
