@@ -203,6 +203,10 @@ class BotSettings(BaseSettings):
     replica_defer: float = Field(default=1.0, ge=0, le=60, allow_inf_nan=False)
     # How long a profile Rocket.Chat returned may stand in for a read (README "Benchmarks").
     profile_snapshot_seconds: float = Field(default=30.0, ge=0, le=3600, allow_inf_nan=False)
+    # Out of office (README "Out of office"): answer for people while away, and the presence
+    # their absence shows.
+    ooo_auto_reply: bool = True
+    ooo_presence: Literal["away", "busy", "offline"] = "away"
 
     @classmethod
     def settings_customise_sources(

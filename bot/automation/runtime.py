@@ -9,14 +9,23 @@ due while the bot was down run at once) and arms the schedule rules; `stop()` en
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.automation.engine import RuleEngine, retry_delay
 from bot.automation.members import RoomDirectory
 from bot.automation.model import Rule
-from bot.automation.schedule import FireRule, Job, RetryRule, RevertDue, Scheduler
+from bot.automation.ooo.service import OooSettings, OutOfOffice, Teller
+from bot.automation.schedule import (
+    AbsenceEnds,
+    AbsenceStarts,
+    FireRule,
+    Job,
+    RetryRule,
+    RevertDue,
+    Scheduler,
+)
 from bot.core import wording
 from bot.core.clock import Clock
 from bot.core.errors import ServerError, UserError
@@ -25,7 +34,7 @@ from bot.profile.model import ProfileRefused
 from bot.profile.reverts import RevertBook
 from bot.profile.service import ProfileService
 from bot.profile.tokens import NoTokenError, TokenRejected
-from bot.rocketchat.account import LoginSettings
+from bot.storage.absences import AbsenceStore
 from bot.storage.automation import AutomationStore, Claims
 
 if TYPE_CHECKING:
@@ -39,7 +48,7 @@ MAX_REVERT_ATTEMPTS = 5
 SCHEDULER_LEASE = "scheduler"
 
 
-class AutomationSettings(LoginSettings, Protocol):
+class AutomationSettings(OooSettings, Protocol):
     """What team automation reads of the configuration (bot.app.config.BotSettings has it)."""
 
     @property
@@ -69,7 +78,7 @@ class Automation:
         settings: AutomationSettings,
         clock: Clock,
         prefix: str = "/",
-        tell: Callable[[str, str], Awaitable[None]] | None = None,
+        tell: Teller | None = None,
         replicas: Replicas | None = None,
     ) -> None:
         self.clock = clock
@@ -96,6 +105,19 @@ class Automation:
             prefix=prefix,
             claims=self.claims,
         )
+        self.ooo = OutOfOffice(
+            profile,
+            reverts,
+            AbsenceStore(store),
+            rest,
+            settings,
+            clock,
+            schedule=self.scheduler.at,
+            tell=tell,
+            owner=replicas.id if replicas else "local",
+            shared=replicas is not None,
+            lease=settings.replica_lease,
+        )
         self.reverts.subscribe(
             lambda user_id, group, due: self.scheduler.at(due, RevertDue(user_id, group))
         )
@@ -103,7 +125,12 @@ class Automation:
     @property
     def services(self) -> dict[str, Any]:
         """What commands can ask for by parameter name."""
-        return {"profile": self.profile, "audit": self.audit, "rules": self.engine}
+        return {
+            "profile": self.profile,
+            "audit": self.audit,
+            "rules": self.engine,
+            "ooo": self.ooo,
+        }
 
     @property
     def hook(self) -> RuleEngine:
@@ -134,6 +161,7 @@ class Automation:
         if self.leading:
             await self.claims.renew()
             await self._pick_up_reverts()
+            await self.ooo.tick()
 
     async def _pick_up_reverts(self) -> None:
         horizon = self.clock.now() + timedelta(seconds=self.claims.lease)
@@ -144,6 +172,7 @@ class Automation:
 
     async def _end(self) -> None:
         self.leading = False
+        await self.ooo.pause()
         await self.scheduler.stop()
         self.scheduler.clear()
         self._known_reverts.clear()
@@ -161,10 +190,12 @@ class Automation:
         for rule, due in await self.claims.abandoned_firings():
             log.info("finishing rule %s (due %s), left unfinished by a stopped replica", rule, due)
             self.scheduler.at(self.clock.now(), FireRule(rule, due, rearm=False))
+        await self.ooo.resume()  # absences: scheduled again, followed, finished if left halfway
 
     async def stop(self) -> None:
         """Stop the scheduler (pending reverts stay stored for the next start) and, with
         replicas, hand the scheduler lease on at once."""
+        await self.ooo.pause()
         await self.scheduler.stop()
         if self.replicas is not None and self.leading:
             self.leading = False
@@ -175,6 +206,8 @@ class Automation:
             await self.engine.fire(job.rule, job.due, rearm=job.rearm)
         elif isinstance(job, RetryRule):
             await self.engine.retry(job)
+        elif isinstance(job, AbsenceStarts | AbsenceEnds):
+            await self.ooo.run(job)
         else:
             await self._revert(job)
 

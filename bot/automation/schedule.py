@@ -85,7 +85,21 @@ class RevertDue:
     attempt: int = 1
 
 
-Job = FireRule | RetryRule | RevertDue
+@dataclass(frozen=True, slots=True)
+class AbsenceStarts:
+    """An out of office may be due to start (the store decides: it may be gone or moved)."""
+
+    absence_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbsenceEnds:
+    """An out of office may be due to end (the store decides: it may be gone or moved)."""
+
+    absence_id: str
+
+
+Job = FireRule | RetryRule | RevertDue | AbsenceStarts | AbsenceEnds
 Runner = Callable[[Job], Awaitable[None]]
 
 

@@ -214,6 +214,55 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    # Out of office (bot/storage/absences.py): one absence per person (scheduled, starting,
+    # active or ending), with the server times (epoch ms) before which nothing is answered and
+    # up to which their rooms were read; the direct messages and mentions noted for the digest
+    # (who, where, when; never the text); one auto-reply per sender, claimed before it is sent;
+    # and who wants the "(OOO until …)" suffix on their display name.
+    Migration(
+        "out of office: absences, the messages for the digest, auto-replies, name suffix choice",
+        (
+            """CREATE TABLE absences (
+                absence_id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL UNIQUE,
+                username TEXT NOT NULL,
+                state TEXT NOT NULL
+                    CHECK (state IN ('scheduled', 'starting', 'active', 'ending')),
+                starts_at TEXT NOT NULL,
+                ends_at TEXT NOT NULL,
+                note TEXT NOT NULL,
+                zone TEXT NOT NULL,
+                name_suffix INTEGER NOT NULL DEFAULT 0,
+                anchor_ms {REAL},
+                mark_ms {REAL},
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE absence_messages (
+                absence_id TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                room_kind TEXT NOT NULL,
+                room_name TEXT,
+                thread_id TEXT,
+                sender_id TEXT NOT NULL,
+                sender_username TEXT NOT NULL,
+                ts {REAL} NOT NULL,
+                PRIMARY KEY (absence_id, message_id)
+            )""",
+            """CREATE TABLE absence_replies (
+                absence_id TEXT NOT NULL,
+                sender_id TEXT NOT NULL,
+                sent INTEGER NOT NULL DEFAULT 0,
+                claimed_by TEXT NOT NULL,
+                claim_until {REAL} NOT NULL,
+                PRIMARY KEY (absence_id, sender_id)
+            )""",
+            """CREATE TABLE ooo_choices (
+                user_id TEXT PRIMARY KEY,
+                name_suffix INTEGER NOT NULL
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

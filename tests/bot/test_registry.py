@@ -37,6 +37,7 @@ INJECTABLES = {"ctx", "profile", "tokens", "registry", "settings"}
 INJECTABLES |= {"conversations", "sensitive"}  # bot/app.py: sensitive changes (issue 4)
 INJECTABLES |= {"audit", "rules"}  # bot/app.py: team automation (issue 5)
 INJECTABLES |= {"presets"}  # bot/app/runner.py: status presets and recents (issue 17)
+INJECTABLES |= {"ooo"}  # bot/automation/runtime.py: out of office (issue 17)
 BUILTIN = {"bio", "field", "help", "name", "nick", "profile", "status", "token"}
 _packages = itertools.count()
 ROOT = Path(__file__).resolve().parents[2]

@@ -59,6 +59,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "user_status",
             "status_expiry",
             "outbox",
+            "notification_settings",
         },
     ),
     ("transports", {"api", "api_query", "ddp", "ddp_subscriptions", "ddp_frames", "ddp_methods"}),
