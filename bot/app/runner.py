@@ -50,6 +50,7 @@ from bot.rocketchat.catchup import CatchUp, RestHistory
 from bot.rocketchat.privacy import OneToOneRooms
 from bot.rocketchat.replies import Replies
 from bot.rocketchat.rest import RestClient
+from bot.rocketchat.server_info import ServerInfo
 from bot.rocketchat.transport import ConnectionLost, RealtimeConnection
 from bot.storage.automation import AutomationStore
 from bot.storage.handled import HandledMessages
@@ -89,7 +90,11 @@ class ProfileBot:
         self._connection = RealtimeConnection(
             str(settings.server_url), self._on_message, retry_wait=settings.answer_wait
         )
-        self._account = BotAccount(BotLogin.from_settings(settings), self._rest, self._connection)
+        # Which Rocket.Chat answered, read again at every (re)connect; changes depend on it.
+        self.server = ServerInfo()
+        self._account = BotAccount(
+            BotLogin.from_settings(settings), self._rest, self._connection, server=self.server
+        )
         self._handled: HandledMessages | None = None
         self._catch_up_reader = CatchUp(
             self._connection, RestHistory(self._rest, self._account.current)
@@ -155,6 +160,7 @@ class ProfileBot:
             tokens=tokens,
             bookkeeping=Bookkeeping(audit=audit, store=automation_store, reverts=reverts),
             wall_clock=self.clock,
+            server=self.server,
         )
         if profile.snapshots.max_age > 0:
             # The realtime API keeps status snapshots exact (bot.profile.snapshots).

@@ -130,6 +130,24 @@ def change_refused(error: ServerError, label: str) -> str:
     )
 
 
+def partly_changed(done: str, error: ServerError, label: str) -> str:
+    """A change sent in two requests stopped half-way: `done` ("bio and nickname") changed,
+    then Rocket.Chat did not change the `label` ("status") with `error`."""
+    code = error.error_type or ""
+    if isinstance(error, RateLimited) or code == "error-too-many-requests":
+        wait = max(1, round(getattr(error, "retry_after", 60)))
+        why = f"Rocket.Chat says you are changing it too often. Please try again in {wait} seconds."
+    elif code in ("error-not-allowed", "error-action-not-allowed"):
+        why = "Rocket.Chat does not allow changing it on this workspace (an admin turned it off)."
+    elif code in _FIXED_SENTENCES:
+        why = _FIXED_SENTENCES[code]
+    elif error.status >= 500 or error.status == 0:
+        why = "Rocket.Chat could not be reached or had a problem. Please try again in a moment."
+    else:
+        why = "Rocket.Chat refused it. Please check the value."
+    return f"Your {done} changed, but your {label} did not: {why}"
+
+
 _FIXED_SENTENCES: Final = {
     "error-bio-size-exceeded": (
         "Rocket.Chat says your bio is too long: it allows at most 260 characters."

@@ -9,6 +9,12 @@ blindly: after `in_doubt_wait` seconds the profile is read back; if it holds the
 change is done, if not it is sent again (up to `attempts` in all). A late copy can thus never
 land after the person's next change, which waits behind it (the caller holds their lock).
 
+On Rocket.Chat 8.6 and newer (bot.rocketchat.server_info) presence and status text go through
+POST users.setStatus instead, with `expiresAt` when the change is temporary, so that every
+client shows "Until …" and the server ends the status even while the bot is down; the other
+fields still go through users.updateOwnBasicInfo, first (one request or two, each settled as
+above).
+
 The last step of an e-mail, username or password change (`submit`) takes the same road: written
 ahead, sent with the second factor, settled when Rocket.Chat answers. It is never repeated (a
 code is spent, a password changed): what to do when its outcome is unknown is the flow's to
@@ -20,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from bot.core.clock import Clock
 from bot.core.credentials import Credentials, SecondFactor
 from bot.core.errors import AuthError, ServerError
+from bot.core.wording import partly_changed
 from bot.profile.bookkeeping import Bookkeeping
 from bot.profile.model import (
     CLEARED,
@@ -35,10 +43,15 @@ from bot.profile.model import (
     Actor,
     Cause,
     Profile,
+    ProfileRefused,
     explain_rejection,
+    label_of,
+    labels,
     message_of,
 )
 from bot.profile.reader import ProfileReader
+from bot.profile.reverts import STATUS_FIELDS
+from bot.rocketchat.server_info import ServerInfo
 
 if TYPE_CHECKING:
     from bot.rocketchat.rest import RestClient
@@ -46,10 +59,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IN_DOUBT_WAIT_SECONDS: Final = 10.0  # the in_doubt_wait setting's default
+INVALID_DATE: Final = "error-invalid-date"  # 8.6 users.setStatus: expiresAt not in the future
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What a change request left: the profile as it is now, and whether only its status is
+    known to be current (users.setStatus answers without the user)."""
+
+    profile: Profile
+    status_only: bool = False
 
 
 class ChangePath:
-    """Writes ahead, calls users.updateOwnBasicInfo, and records what it did."""
+    """Writes ahead, calls users.updateOwnBasicInfo (and users.setStatus on 8.6+), and records
+    what it did. `server` says which Rocket.Chat answers (read at every reconnect)."""
 
     def __init__(
         self,
@@ -58,6 +82,7 @@ class ChangePath:
         bookkeeping: Bookkeeping | None,
         *,
         clock: Clock,
+        server: ServerInfo | None = None,
         attempts: int = 4,
         in_doubt_wait: float = IN_DOUBT_WAIT_SECONDS,
     ) -> None:
@@ -65,6 +90,7 @@ class ChangePath:
         self._reader = reader
         self.books = bookkeeping
         self._clock = clock
+        self.server = server or ServerInfo()
         self._attempts = attempts
         self._in_doubt_wait = in_doubt_wait
 
@@ -112,15 +138,21 @@ class ChangePath:
             await books.intend(actor, changes, cause, at=self._clock.now(), detail=detail)
         if changes:
             sends_custom = any(key.startswith(CUSTOM) for key in changes)
-            await self._update(
-                actor,
-                credentials,
-                label,
-                _request_data(changes),
-                start=profile,
-                expected={key: new for key, (_, new) in changes.items()},
-                custom_fields=custom_fields if sends_custom else None,
-            )
+            custom = custom_fields if sends_custom else None
+            if self.server.has_presence_engine and changes.keys() & STATUS_FIELDS:
+                await self._send_by_status_route(
+                    actor, credentials, profile, before, after, changes, cause, deadline, custom
+                )
+            else:
+                await self._update(
+                    actor,
+                    credentials,
+                    label,
+                    _request_data(changes),
+                    start=profile,
+                    expected={key: new for key, (_, new) in changes.items()},
+                    custom_fields=custom,
+                )
         await self.record(actor, before, after, changes, cause, deadline)
         return changes
 
@@ -139,6 +171,90 @@ class ChangePath:
                 actor, before, after, changes, cause, at=self._clock.now(), deadline=deadline
             )
 
+    async def _send_by_status_route(
+        self,
+        actor: Actor,
+        credentials: Credentials,
+        profile: Profile,
+        before: Mapping[str, str],
+        after: Mapping[str, str],
+        changes: Mapping[str, tuple[str, str]],
+        cause: Cause,
+        deadline: datetime | None,
+        custom_fields: dict[str, Any] | None,
+    ) -> None:
+        """Rocket.Chat 8.6+: the status through users.setStatus (with the server's own expiry
+        for a temporary one), the other fields first through users.updateOwnBasicInfo.
+
+        updateOwnBasicInfo's statusType would be an untimed claim that drops the text with
+        `online` (saveUserProfile.ts, PR #40274). The other fields go first because they are
+        the ones Rocket.Chat may refuse for their value; if the status then fails, what did
+        change is recorded and the person is told exactly that (never "nothing changed")."""
+        others = {key: pair for key, pair in changes.items() if key not in STATUS_FIELDS}
+        if others:
+            await self._update(
+                actor,
+                credentials,
+                label_of({key: new for key, (_, new) in others.items()}),
+                _request_data(others),
+                start=profile,
+                expected={key: new for key, (_, new) in others.items()},
+                custom_fields=custom_fields,
+            )
+        presence = after.get("presence", profile.presence)
+        text = after.get("status_text", profile.status_text)
+        try:
+            await self._deliver(
+                actor,
+                credentials,
+                "status",
+                lambda: self._set_status(credentials, profile, presence, text, deadline),
+                start=profile,
+                expected={"presence": presence, "status_text": text},
+            )
+        except ServerError as exc:
+            if not others:
+                raise explain_rejection(exc, "status") from None
+            landed = {key: value for key, value in after.items() if key in others}
+            await self.record(actor, before, landed, others, cause, deadline)
+            refused = explain_rejection(exc, "status")
+            raise ProfileRefused(
+                partly_changed(labels(list(others)), exc, "status"),
+                retryable=refused.retryable,
+                retry_after=refused.retry_after,
+            ) from None
+
+    async def _set_status(
+        self,
+        credentials: Credentials,
+        start: Profile,
+        presence: str,
+        text: str,
+        deadline: datetime | None,
+    ) -> _Sent:
+        """One POST users.setStatus; a deadline becomes the server's `expiresAt`."""
+        try:
+            answer = await self._rest.set_status(
+                credentials, status=presence, message=text, expires_at=deadline
+            )
+        except ServerError as exc:
+            if deadline is None or exc.error_type != INVALID_DATE:
+                raise
+            # The server's clock is ahead of the bot's: the bot's own revert ends it instead.
+            log.warning("Rocket.Chat refused a status expiry as past; is its clock right?")
+            answer = await self._rest.set_status(credentials, status=presence, message=text)
+        shown = "offline" if start.shown_status in ("", "offline") else presence
+        claimed = presence != "online" or bool(text)
+        after = replace(
+            start,
+            presence=presence,
+            status_text=text,
+            shown_status=shown,
+            status_source="manual" if claimed else "",
+            status_expires_at=str(answer.get("statusExpiresAt") or ""),
+        )
+        return _Sent(after, status_only=True)
+
     async def _update(
         self,
         actor: Actor,
@@ -150,7 +266,31 @@ class ChangePath:
         expected: Mapping[str, str],
         custom_fields: dict[str, Any] | None = None,
     ) -> None:
-        """One POST users.updateOwnBasicInfo, and what to do when its outcome is unknown.
+        """One POST users.updateOwnBasicInfo (bot.profile.changes._deliver)."""
+
+        async def send() -> _Sent:
+            user = await self._rest.update_own_basic_info(
+                credentials, data=data, custom_fields=custom_fields
+            )
+            return _Sent(Profile.from_user(user))
+
+        try:
+            await self._deliver(actor, credentials, label, send, start=start, expected=expected)
+        except ServerError as exc:
+            raise explain_rejection(exc, label) from None
+
+    async def _deliver(
+        self,
+        actor: Actor,
+        credentials: Credentials,
+        label: str,
+        send: Callable[[], Awaitable[_Sent]],
+        *,
+        start: Profile,
+        expected: Mapping[str, str],
+    ) -> None:
+        """Send one change request, and decide what to do when its outcome is unknown: wait,
+        read back, and send again only if it did not land. Raises the last ServerError.
 
         `start` is the profile the change started from: what the realtime API announces while
         the change is in flight is judged against it (bot.profile.snapshots)."""
@@ -158,33 +298,33 @@ class ChangePath:
         for attempt in range(1, self._attempts + 1):
             window = snapshots.opened(actor.sender_id, before=start)
             try:
-                user = await self._rest.update_own_basic_info(
-                    credentials, data=data, custom_fields=custom_fields
-                )
+                sent = await send()
             except AuthError:
                 snapshots.drop(actor.sender_id)
                 raise await self._reader.rejected(actor) from None
             except ServerError as exc:
                 snapshots.drop(actor.sender_id)
                 log.info(
-                    "updateOwnBasicInfo failed for a %s change of %s (HTTP %s, %s)",
+                    "a %s change of %s failed (HTTP %s, %s)",
                     label,
                     actor.sender_id,
                     exc.status,
                     exc.error_type,
                 )
                 if not exc.may_have_applied:
-                    raise explain_rejection(exc, label) from None
+                    raise
                 if await self._landed(actor, credentials, expected):
                     log.info("the %s change of %s had landed after all", label, actor.sender_id)
                     return
                 if attempt == self._attempts:
-                    raise explain_rejection(exc, label) from None
+                    raise
                 continue
             else:
                 log.info("changed the %s of %s", label, actor.sender_id)
-                if user.get("_id") == actor.sender_id:
-                    snapshots.changed(credentials, Profile.from_user(user), window)
+                if sent.profile.user_id == actor.sender_id:
+                    snapshots.changed(
+                        credentials, sent.profile, window, status_only=sent.status_only
+                    )
                 else:
                     snapshots.drop(actor.sender_id)
                 return

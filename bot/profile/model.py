@@ -49,6 +49,10 @@ class Profile:
     roles: tuple[str, ...] = ()
     # What others see (`status`): the presence, or offline or away by the connections.
     shown_status: str = ""
+    # Rocket.Chat 8.6+: who claimed the status (manual, internal, external; "" for the system)
+    # and when the server itself ends it (ISO text, "" for never).
+    status_source: str = ""
+    status_expires_at: str = ""
 
     @classmethod
     def from_user(cls, user: Mapping[str, Any]) -> Profile:
@@ -74,6 +78,8 @@ class Profile:
             ),
             roles=tuple(str(r) for r in roles) if isinstance(roles, list) else (),
             shown_status=text_of(user.get("status")),
+            status_source=text_of(user.get("statusSource")),
+            status_expires_at=text_of(user.get("statusExpiresAt")),
         )
 
     def values(self) -> dict[str, str]:

@@ -3,14 +3,17 @@ end of a temporary change (what it replaced, unless the field was changed elsewh
 
 Both go through the one change path (bot.profile.changes), under the person's lock, and only
 touch fields that still hold what the bot set: a change made elsewhere (the Rocket.Chat client)
-always wins.
+always wins. On Rocket.Chat 8.6+ the server ends a temporary status itself, but to "online"
+with no text rather than to what was there before (presenceEngine.ts: a manual claim keeps no
+previous state), so the bot still puts that back; what the server's expiry leaves is not a
+change made elsewhere (`ended_by_server_expiry`).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from bot.core.clock import Clock
 from bot.core.credentials import Credentials
@@ -22,17 +25,36 @@ from bot.profile.model import (
     Account,
     Actor,
     Cause,
+    Profile,
     UndoOutcome,
     custom_with,
     label_of,
     labels,
 )
 from bot.profile.reader import ProfileReader
+from bot.profile.reverts import STATUS_GROUP
 
 if TYPE_CHECKING:
     from bot.storage.automation import PendingRevert
 
 log = logging.getLogger(__name__)
+
+CLAIM_SOURCES: Final = frozenset({"manual", "internal", "external"})  # presenceEngine.ts
+
+
+def ended_by_server_expiry(pending: PendingRevert, profile: Profile, now: datetime) -> bool:
+    """Whether `profile` is what Rocket.Chat 8.6's expiry job leaves when the status the bot
+    set with `expiresAt` ends: past the deadline, online with no text and no claim (no
+    statusSource, no statusExpiresAt). A person who cleared their status by hand meanwhile
+    looks the same, and gets the earlier status back, as they would have without the clear."""
+    return (
+        pending.group == STATUS_GROUP
+        and now >= pending.due_at
+        and profile.presence == "online"
+        and not profile.status_text
+        and profile.status_source not in CLAIM_SOURCES
+        and not profile.status_expires_at
+    )
 
 
 class Restorer:
@@ -68,7 +90,10 @@ class Restorer:
             profile = await self._reader.read(actor, credentials)
             now = profile.values()
             moved = [key for key, value in latest.expected.items() if now.get(key, "") != value]
-            if moved:
+            expired = self._changes.server.has_presence_engine and ended_by_server_expiry(
+                latest, profile, self._now()
+            )
+            if moved and not expired:
                 log.info(
                     "left the %s of %s alone: changed elsewhere since the bot set it",
                     latest.group,

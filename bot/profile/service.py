@@ -46,6 +46,7 @@ from bot.profile.tokens import TokenService
 
 if TYPE_CHECKING:
     from bot.rocketchat.rest import RestClient
+    from bot.rocketchat.server_info import ServerInfo
     from bot.storage.automation import PendingRevert
     from bot.storage.store import Store
 
@@ -82,6 +83,7 @@ class ProfileService:
         settings_ttl: float = SETTINGS_TTL_SECONDS,
         bookkeeping: Bookkeeping | None = None,
         wall_clock: Clock | None = None,
+        server: ServerInfo | None = None,
     ) -> None:
         prefixes = list(getattr(settings, "prefixes", None) or ["/"])
         self.prefix = str(prefixes[0])
@@ -99,6 +101,7 @@ class ProfileService:
             self.reader,
             bookkeeping,
             clock=self.wall_clock,
+            server=server,
             attempts=int(getattr(settings, "retry_attempts", 4)),
             in_doubt_wait=float(getattr(settings, "in_doubt_wait", IN_DOUBT_WAIT_SECONDS)),
         )

@@ -31,6 +31,7 @@ Only in one process: replicas (`max_age` 0) read every time.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
@@ -155,14 +156,24 @@ class ProfileSnapshots:
     # -- what the server said ---------------------------------------------------------------
 
     def put(
-        self, credentials: Credentials, profile: Profile, *, status_known: bool = True
+        self,
+        credentials: Credentials,
+        profile: Profile,
+        *,
+        status_known: bool = True,
+        keep_age: bool = False,
     ) -> None:
-        """Remember `profile` as the server's answer for the owner of `credentials`, now."""
+        """Remember `profile` as the server's answer for the owner of `credentials`, now
+        (`keep_age`: only its status is new, so it is as old as what it replaces)."""
         if self.max_age <= 0:
             return
         now = self._clock()
         user_id = credentials.user_id
-        self._seen[user_id] = _Seen(profile, credentials, now, self._connection, status_known)
+        at = now
+        if keep_age:
+            old = self._seen.get(user_id)
+            at = old.at if old is not None and old.credentials == credentials else -math.inf
+        self._seen[user_id] = _Seen(profile, credentials, at, self._connection, status_known)
         self._seen.move_to_end(user_id)
         self._let_go(now)
 
@@ -191,9 +202,18 @@ class ProfileSnapshots:
         """A read answered: events that came meanwhile may be newer than it."""
         self.put(credentials, profile, status_known=not window.events)
 
-    def changed(self, credentials: Credentials, profile: Profile, window: Window) -> None:
+    def changed(
+        self,
+        credentials: Credentials,
+        profile: Profile,
+        window: Window,
+        *,
+        status_only: bool = False,
+    ) -> None:
         """A change of ours answered with `profile`: keep it unless an event meanwhile was not
-        the change's own, and expect its remaining events for a moment."""
+        the change's own, and expect its remaining events for a moment. `status_only`: the
+        answer did not carry the user (users.setStatus), so only the status in `profile` is
+        new and the other fields stay as old as they were."""
         final = (profile.shown_status, profile.status_text)
         before = window.before or final
         own = _OwnEvents(before, final)
@@ -202,7 +222,7 @@ class ProfileSnapshots:
         if wants_proof and any(event.shown == final[0] for event in window.events):
             self._announced_at = self._clock()
             wants_proof = False
-        self.put(credentials, profile, status_known=all_own)
+        self.put(credentials, profile, status_known=all_own, keep_age=status_only)
         ended = any((event.shown, event.text) == final for event in window.events)
         if all_own and not ended and before != final and self.max_age > 0:
             until = self._clock() + self._grace

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from bot.core.credentials import Credentials
+from bot.rocketchat.server_info import ServerInfo
 
 if TYPE_CHECKING:
     from bot.rocketchat.rest import RestClient
@@ -70,14 +71,22 @@ class BotAccount:
         login: BotLogin,
         rest: RestClient,
         connection: RealtimeConnection | None = None,
+        *,
+        server: ServerInfo | None = None,
     ) -> None:
         self.login = login
         self._rest = rest
         self._connection = connection
         self._rest_login: Credentials | None = None
+        self.server = server or ServerInfo()
 
     async def connect(self) -> None:
-        """Open the realtime connection and log in (the last login's resume token first)."""
+        """Open the realtime connection, log in (the last login's resume token first), and read
+        which Rocket.Chat answered: it may have been upgraded while the bot was away."""
+        await self._log_in()
+        await self.server.refresh(self._rest)
+
+    async def _log_in(self) -> None:
         assert self._connection is not None
         connection, login = self._connection, self.login
         resume_token = connection.resume_token

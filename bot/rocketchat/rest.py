@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -470,9 +471,19 @@ class RestClient:
         }
 
     async def set_status(
-        self, credentials: Credentials, *, status: str | None, message: str | None
-    ) -> None:
-        """POST users.setStatus: presence (online/away/busy/offline) and/or status text."""
+        self,
+        credentials: Credentials,
+        *,
+        status: str | None,
+        message: str | None,
+        expires_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """POST users.setStatus: presence (online/away/busy/offline) and/or status text, and on
+        Rocket.Chat 8.6+ `expiresAt`, when the server itself ends the status (older servers
+        ignore it). Returns the answer (8.6: `statusExpiresAt` for a timed status).
+
+        Like updateOwnBasicInfo it is never repeated once it may have reached the server: a
+        late copy could land after the person's next change (bot.profile.changes decides)."""
         body: dict[str, Any] = {}
         if status is not None:
             body["status"] = status
@@ -480,9 +491,15 @@ class RestClient:
             body["message"] = message
         if not body:
             raise ValueError("set_status needs a status, a message or both")
-        await self.request(
-            "POST", "users.setStatus", credentials=credentials, json=body, idempotent=True
-        )
+        if expires_at is not None:
+            body["expiresAt"] = iso_millis(expires_at)
+        return await self.request("POST", "users.setStatus", credentials=credentials, json=body)
+
+
+def iso_millis(moment: datetime) -> str:
+    """A date as Rocket.Chat writes one: UTC, milliseconds, `Z` (2026-07-01T09:00:00.000Z)."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def _succeeded(answer: _Answer) -> bool:

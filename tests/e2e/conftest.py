@@ -24,7 +24,7 @@ from bot.core.clock import ManualClock
 from bot.core.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person, create_account
-from tests.conftest import ADMIN, ADMIN_ENV
+from tests.conftest import ADMIN, ADMIN_ENV, RC_VERSION, rc_environ
 
 BOT_NAME = "profilebot"
 BOT_PASSWORD = "bot-pass-123"
@@ -77,7 +77,16 @@ async def open_workspace(
     """Start a sandbox set up for the bot (plus `environ`), log in its admin, create the bot
     account; return the URL, the admin and the bot's settings (plus `settings`)."""
     url = await stack.enter_async_context(
-        serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV, **environ})
+        serve(
+            "127.0.0.1",
+            0,
+            environ={
+                **ADMIN_ENV,
+                **WORKSPACE_ENV,
+                **rc_environ(environ.get("SANDBOX_RC_VERSION", RC_VERSION)),
+                **environ,
+            },
+        )
     )
     admin = await stack.enter_async_context(Person(url, ADMIN["username"], ADMIN["password"]))
     await create_account(
