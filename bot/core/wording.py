@@ -136,7 +136,9 @@ def partly_changed(done: str, error: ServerError, label: str) -> str:
     code = error.error_type or ""
     if isinstance(error, RateLimited) or code == "error-too-many-requests":
         wait = max(1, round(getattr(error, "retry_after", 60)))
-        why = f"Rocket.Chat says you are changing it too often. Please try again in {wait} seconds."
+        why = (
+            f"Rocket.Chat says you are changing it too often. Please try again in {wait} seconds."
+        )
     elif code in ("error-not-allowed", "error-action-not-allowed"):
         why = "Rocket.Chat does not allow changing it on this workspace (an admin turned it off)."
     elif code in _FIXED_SENTENCES:

@@ -39,7 +39,7 @@ class ServerVersion:
 
     @classmethod
     def parse(cls, text: Any) -> ServerVersion | None:
-        """"7.4", "8.6.0" or "8.6.1-rc.2" → a version; None for anything else."""
+        """Read "7.4", "8.6.0" or "8.6.1-rc.2"; None for anything else."""
         found = _VERSION.match(text) if isinstance(text, str) else None
         if found is None:
             return None

@@ -24,7 +24,7 @@ from bot.core.clock import ManualClock
 from bot.core.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person, create_account
-from tests.conftest import ADMIN, ADMIN_ENV, RC_VERSION, rc_environ
+from tests.conftest import ADMIN, ADMIN_ENV, RC_VERSION, RC_VERSIONS, rc_environ
 
 BOT_NAME = "profilebot"
 BOT_PASSWORD = "bot-pass-123"
@@ -114,8 +114,19 @@ async def running_world(tmp_path: Path, **environ: str) -> AsyncIterator[World]:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with running_world(tmp_path) as running:
+def rc_version(request: pytest.FixtureRequest) -> str:
+    """The Rocket.Chat the test's workspace behaves as: the suite's (SANDBOX_RC_VERSION), or
+    each release for a test marked `each_release`."""
+    return str(getattr(request, "param", RC_VERSION))
+
+
+# For tests whose behaviour differs between releases: run once against each.
+each_release = pytest.mark.parametrize("rc_version", RC_VERSIONS, indirect=True)
+
+
+@pytest.fixture
+async def world(tmp_path: Path, rc_version: str) -> AsyncIterator[World]:
+    async with running_world(tmp_path, SANDBOX_RC_VERSION=rc_version) as running:
         yield running
 
 
@@ -231,10 +242,11 @@ class ClockedWorld(World):
 
 
 @pytest.fixture
-async def clocked_world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
+async def clocked_world(tmp_path: Path, rc_version: str) -> AsyncIterator[ClockedWorld]:
     """Like `world`, but the bot's time only moves with `clocked_world.clock.advance()`, and
     `restart_bot()` replaces the bot with a new one on the same database."""
-    fast = {"SANDBOX_BCRYPT_ROUNDS": "4"}  # speed only: password changes hash a lot
+    # speed only: password changes hash a lot
+    fast = {"SANDBOX_BCRYPT_ROUNDS": "4", "SANDBOX_RC_VERSION": rc_version}
     async with AsyncExitStack() as stack:
         url, admin, settings = await open_workspace(stack, tmp_path, fast)
         world = ClockedWorld(
@@ -255,10 +267,14 @@ async def clocked_world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
 
 
 @asynccontextmanager
-async def automation_world(tmp_path: Path, **settings: Any) -> AsyncIterator[ClockedWorld]:
-    """A ClockedWorld whose bot also has `settings` (rules, default_timezone, admin_role)."""
+async def automation_world(
+    tmp_path: Path, *, rc_version: str = RC_VERSION, **settings: Any
+) -> AsyncIterator[ClockedWorld]:
+    """A ClockedWorld whose bot also has `settings` (rules, default_timezone, admin_role), on
+    a workspace that behaves as Rocket.Chat `rc_version`."""
     async with AsyncExitStack() as stack:
-        url, admin, bot_settings = await open_workspace(stack, tmp_path, {}, **settings)
+        environ = {"SANDBOX_RC_VERSION": rc_version}
+        url, admin, bot_settings = await open_workspace(stack, tmp_path, environ, **settings)
         world = ClockedWorld(
             url=url,
             admin=admin,

@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     World,
     ask_bot,
     delegate,
+    each_release,
     running_world,
     status_of,
 )
@@ -39,10 +40,12 @@ def posts(case: str) -> list[str]:
 
 
 @pytest.fixture
-async def app_world(tmp_path: Path) -> AsyncIterator[World]:
+async def app_world(tmp_path: Path, rc_version: str) -> AsyncIterator[World]:
     """A running bot on a workspace where unknown slash commands are not sent as messages."""
     async with running_world(
-        tmp_path, OVERWRITE_SETTING_Message_AllowUnrecognizedSlashCommand="false"
+        tmp_path,
+        OVERWRITE_SETTING_Message_AllowUnrecognizedSlashCommand="false",
+        SANDBOX_RC_VERSION=rc_version,
     ) as world:
         yield world
 
@@ -92,6 +95,7 @@ async def test_status_from_the_text_box_keeps_the_apostrophe(app_world: World) -
     assert await status_of(alice) == ("busy", "Writing the Q3 report, don't disturb")
 
 
+@each_release
 async def test_away_with_text_sets_presence_and_text(app_world: World) -> None:
     alice = await ready(app_world)
     [text] = posts("away_with_text")
@@ -102,6 +106,7 @@ async def test_away_with_text_sets_presence_and_text(app_world: World) -> None:
     assert await status_of(alice) == ("away", "At lunch")
 
 
+@each_release
 async def test_online_changes_presence_and_keeps_the_text(app_world: World) -> None:
     alice = await ready(app_world)
     await forwarded(alice, posts("away_with_text")[0])

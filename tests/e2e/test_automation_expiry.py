@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     ask_bot,
     automation_world,
     delegate,
+    each_release,
     settle,
     status_of,
 )
@@ -25,8 +26,10 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # ClockedWorld's ManualClock sta
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
-    async with automation_world(tmp_path, default_timezone="Europe/Berlin") as running:
+async def world(tmp_path: Path, rc_version: str) -> AsyncIterator[ClockedWorld]:
+    async with automation_world(
+        tmp_path, rc_version=rc_version, default_timezone="Europe/Berlin"
+    ) as running:
         yield running
 
 
@@ -42,6 +45,7 @@ async def audit_of(world: ClockedWorld, person: Person) -> list[AuditEntry]:
     return list(reversed(await automation.audit.recent(person.user_id)))
 
 
+@each_release
 async def test_a_status_for_an_hour_is_put_back_when_the_hour_is_up(world: ClockedWorld) -> None:
     alice = await ready(world)
     assert await status_of(alice) == ("online", "")
@@ -91,6 +95,7 @@ async def test_a_revert_that_fell_due_while_the_bot_was_down_runs_at_start_up(
     assert [entry.cause for entry in await audit_of(world, alice)][-1] == "expiry"
 
 
+@each_release
 @pytest.mark.parametrize("how", ["users.setStatus", "users.updateOwnBasicInfo"])
 async def test_a_status_set_in_rocket_chat_meanwhile_is_left_alone(
     world: ClockedWorld, how: str

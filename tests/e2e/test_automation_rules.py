@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     ask_bot,
     automation_world,
     delegate,
+    each_release,
     status_of,
 )
 
@@ -55,8 +56,8 @@ EVENING = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)  # 18:00 in Berlin
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
-    async with automation_world(tmp_path, rules=RULES) as running:
+async def world(tmp_path: Path, rc_version: str) -> AsyncIterator[ClockedWorld]:
+    async with automation_world(tmp_path, rc_version=rc_version, rules=RULES) as running:
         yield running
 
 
@@ -127,6 +128,7 @@ async def test_a_message_rule_acts_for_its_sender_once_they_opted_in(world: Cloc
     assert await status_of(alice) == ("online", "")
 
 
+@each_release
 async def test_a_rule_puts_back_what_was_there_even_right_after_a_change_through_the_bot(
     world: ClockedWorld,
 ) -> None:

@@ -14,13 +14,14 @@ from tests.e2e.conftest import (
     ask_bot,
     automation_world,
     delegate,
+    each_release,
     status_of,
 )
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[ClockedWorld]:
-    async with automation_world(tmp_path) as running:
+async def world(tmp_path: Path, rc_version: str) -> AsyncIterator[ClockedWorld]:
+    async with automation_world(tmp_path, rc_version=rc_version) as running:
         yield running
 
 
@@ -56,6 +57,7 @@ async def test_undo_restores_a_custom_field_and_keeps_the_others(world: ClockedW
     assert fields.get("location") == "Berlin" and not fields.get("team")
 
 
+@each_release
 async def test_undo_of_a_temporary_status_also_cancels_its_revert(world: ClockedWorld) -> None:
     alice = await ready(world)
     await ask_bot(alice, "/status busy Focus")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.people import Person
-from tests.e2e.conftest import World, ask_bot, delegate
+from tests.e2e.conftest import World, ask_bot, delegate, each_release
 
 
 async def ready(world: World, name: str = "alice") -> Person:
@@ -19,6 +19,7 @@ def profile_view(user: dict[str, Any]) -> dict[str, Any]:
     return {key: user.get(key) or None for key in keys}
 
 
+@each_release
 async def test_status_with_presence_and_text_sets_both(world: World) -> None:
     alice = await ready(world)
     assert "away: At lunch" in await ask_bot(alice, "/status away At lunch")
@@ -27,6 +28,7 @@ async def test_status_with_presence_and_text_sets_both(world: World) -> None:
     assert user.get("statusDefault", user["status"]) == "away"
 
 
+@each_release
 async def test_presence_alone_keeps_text_and_text_alone_keeps_presence(world: World) -> None:
     alice = await ready(world)
     await ask_bot(alice, "/status away At lunch")
@@ -41,6 +43,7 @@ async def test_presence_alone_keeps_text_and_text_alone_keeps_presence(world: Wo
     )
 
 
+@each_release
 async def test_status_clear_clears_text_and_keeps_presence(world: World) -> None:
     alice = await ready(world)
     await ask_bot(alice, "/status away Back soon")
