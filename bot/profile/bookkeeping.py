@@ -70,8 +70,11 @@ class Bookkeeping:
         *,
         at: datetime,
         deadline: datetime | None,
+        partial: bool = False,
     ) -> None:
-        """Settle a change that went through (`changes` may be empty: nothing to send)."""
+        """Settle a change that went through (`changes` may be empty: nothing to send).
+        `partial`: only `changes` of a larger change went through; an undo then keeps its
+        undo point, so that `/undo` again puts back the rest."""
         user_id = actor.sender_id
         groups = sorted({group_of(key) for key in after})
         undo = None
@@ -86,7 +89,7 @@ class Bookkeeping:
             cause=str(cause),
             message_id=message_of(actor),
             undo=undo,
-            drop_undo=bool(changes) and cause.kind == "undo",
+            drop_undo=bool(changes) and cause.kind == "undo" and not partial,
             cancel_reverts=groups if deadline is None else (),
         )
         if changes:

@@ -164,11 +164,21 @@ class ChangePath:
         changes: Mapping[str, tuple[str, str]],
         cause: Cause,
         deadline: datetime | None,
+        *,
+        partial: bool = False,
     ) -> None:
-        """Settle a change in the bookkeeping (nothing without bookkeeping)."""
+        """Settle a change in the bookkeeping (nothing without bookkeeping); `partial`: only
+        `changes` of it went through."""
         if self.books is not None:
             await self.books.record(
-                actor, before, after, changes, cause, at=self._clock.now(), deadline=deadline
+                actor,
+                before,
+                after,
+                changes,
+                cause,
+                at=self._clock.now(),
+                deadline=deadline,
+                partial=partial,
             )
 
     async def _send_by_status_route(
@@ -216,7 +226,7 @@ class ChangePath:
             if not others:
                 raise explain_rejection(exc, "status") from None
             landed = {key: value for key, value in after.items() if key in others}
-            await self.record(actor, before, landed, others, cause, deadline)
+            await self.record(actor, before, landed, others, cause, deadline, partial=True)
             refused = explain_rejection(exc, "status")
             raise ProfileRefused(
                 partly_changed(labels(list(others)), exc, "status"),
