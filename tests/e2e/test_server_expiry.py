@@ -12,6 +12,7 @@ bot's revert does it all: the tests marked `each_release` prove both end the sam
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
@@ -201,3 +202,21 @@ async def test_a_status_refused_after_the_other_fields_changed_is_told_as_it_is(
         assert await status_of(alice) == ("away", "At lunch")
         assert "status" in await ask_bot(alice, "/undo")
         assert await status_of(alice) == ("online", "")
+
+
+@each_release
+async def test_the_release_is_read_at_login_and_again_after_a_reconnect(
+    tmp_path: Path, rc_version: str
+) -> None:
+    async with clocks_together(tmp_path, rc_version, reconnect_delay_min=0.1) as world:
+        server = world.bot.server
+        assert server.version is not None
+        assert (server.version.major, server.version.minor) == tuple(
+            int(part) for part in rc_version.split(".")[:2]
+        )
+        server.version = None  # forget it: only a new login can tell it again
+        world.bot.connected.clear()
+        await sandbox_call(world.url, "POST", "/sandbox/drop-websockets", {"user": "profilebot"})
+        await asyncio.wait_for(world.bot.connected.wait(), 10)
+        assert server.version is not None
+        assert server.has_presence_engine is rc_version.startswith("8.")
