@@ -150,6 +150,15 @@ def partly_changed(done: str, error: ServerError, label: str) -> str:
     return f"Your {done} changed, but your {label} did not: {why}"
 
 
+def in_a_call(presence: str, text: str) -> str:
+    """Rocket.Chat 8.6+ shows a call's status while it lasts; a new one would only wait."""
+    shown = f"{presence}: {text}" if text else presence
+    return (
+        f"Rocket.Chat is showing your call's status ({shown}) and keeps it until the call "
+        "ends, so I did not change your status. Please set it again once the call is over."
+    )
+
+
 _FIXED_SENTENCES: Final = {
     "error-bio-size-exceeded": (
         "Rocket.Chat says your bio is too long: it allows at most 260 characters."

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 from bot.core.clock import Clock
 from bot.core.credentials import Credentials, SecondFactor
 from bot.core.errors import AuthError, ServerError
-from bot.core.wording import partly_changed
+from bot.core.wording import in_a_call, partly_changed
 from bot.profile.bookkeeping import Bookkeeping
 from bot.profile.model import (
     CLEARED,
@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 IN_DOUBT_WAIT_SECONDS: Final = 10.0  # the in_doubt_wait setting's default
 INVALID_DATE: Final = "error-invalid-date"  # 8.6 users.setStatus: expiresAt not in the future
+CALL_SOURCE: Final = "internal"  # 8.6: a call or conference claims the status
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +200,13 @@ class ChangePath:
         updateOwnBasicInfo's statusType would be an untimed claim that drops the text with
         `online` (saveUserProfile.ts, PR #40274). The other fields go first because they are
         the ones Rocket.Chat may refuse for their value; if the status then fails, what did
-        change is recorded and the person is told exactly that (never "nothing changed")."""
+        change is recorded and the person is told exactly that (never "nothing changed").
+
+        While a call holds the status (statusSource `internal`), a person's own choice only
+        waits behind it (presenceEngine.ts resolveIntent: internal outranks manual), so nothing
+        is sent and the person is told why."""
+        if profile.status_source == CALL_SOURCE:
+            raise ProfileRefused(in_a_call(profile.presence, profile.status_text))
         others = {key: pair for key, pair in changes.items() if key not in STATUS_FIELDS}
         if others:
             await self._update(

@@ -266,6 +266,7 @@ class ProfileSnapshots:
                 presence=event.shown,
                 shown_status=event.shown,
                 status_text=event.text,
+                status_source=event.source,
             )
             seen.status_known = True
         else:

@@ -5,7 +5,8 @@ session on stream-notify-logged `user-status` (listeners.module.ts, from the `pr
 broadcast of Presence.setStatus, setStatusText and users.setStatus). The args are one list:
 7.x `[uid, username, 0-3, statusText, name, roles]`, 8.6 `[uid, username, 0-3, statusText,
 statusSource, statusExpiresAt]`; the number is the shown status (STATUS_MAP: 0 offline,
-1 online, 2 away, 3 busy). The bot reads the first four, which both shapes share.
+1 online, 2 away, 3 busy). The bot reads the first four, which both shapes share, and 8.6's
+statusSource (told apart from 7.x's name by the sixth value, which 7.x sends as a list).
 
 A listener is told which connection it is watching on (`watching`, a number that changes at
 every connection, None while there is none): an event missed while disconnected is never
@@ -29,6 +30,7 @@ class UserStatusEvent:
     user_id: str
     shown: str  # online, away, busy or offline: what others see, not the chosen presence
     text: str
+    source: str = ""  # 8.6+: manual, internal (a call), external (a calendar); "" otherwise
 
 
 class StatusListener(Protocol):
@@ -59,4 +61,7 @@ def parse_user_status(fields: dict[str, Any]) -> UserStatusEvent | None:
     if shown is None:
         return None
     text = values[3].strip() if isinstance(values[3], str) else ""
-    return UserStatusEvent(user_id=values[0], shown=shown, text=text)
+    source = ""
+    if len(values) >= 6 and not isinstance(values[5], list) and isinstance(values[4], str):
+        source = values[4]
+    return UserStatusEvent(user_id=values[0], shown=shown, text=text, source=source)

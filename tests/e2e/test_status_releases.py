@@ -220,3 +220,40 @@ async def test_the_release_is_read_at_login_and_again_after_a_reconnect(
         await asyncio.wait_for(world.bot.connected.wait(), 10)
         assert server.version is not None
         assert server.has_presence_engine is rc_version.startswith("8.")
+
+
+@each_release
+async def test_away_chosen_through_the_bot_is_what_everyone_sees(
+    world: ClockedWorld, rc_version: str
+) -> None:
+    """8.6 neither refuses nor overrides a manual Away: users.setStatus makes it a manual
+    claim, shown while the person is connected (presenceEngine.ts); only Rocket.Chat's own
+    clients stopped offering it (PR #40469)."""
+    alice = await ready(world)
+
+    assert "away: Back at 2" in await ask_bot(alice, "/status away Back at 2")
+
+    shown = await alice.profile()
+    assert (shown["status"], shown["statusText"]) == ("away", "Back at 2")
+    assert shown.get("statusSource") == ("manual" if rc_version.startswith("8.") else None)
+
+
+@pytest.mark.parametrize("rc_version", ["8.6.0"], indirect=True)
+async def test_a_status_asked_for_during_a_call_is_refused_with_why(world: ClockedWorld) -> None:
+    """presenceEngine.ts: a call's claim (statusSource internal) outranks the person's own, which
+    would only wait in previousState; the bot says so instead of "Status set"."""
+    alice = await ready(world)
+    call = {"user": "alice", "statusSource": "internal", "statusId": "call-1"}
+    await sandbox_call(
+        world.url,
+        "POST",
+        "/sandbox/presence-claims",
+        {**call, "claim": "set", "statusDefault": "busy", "statusText": "On a call"},
+    )
+
+    reply = await ask_bot(alice, "/status away At lunch")
+
+    assert "call" in reply and "did not change your status" in reply, reply
+    assert await status_of(alice) == ("busy", "On a call")
+    await sandbox_call(world.url, "POST", "/sandbox/presence-claims", {**call, "claim": "end"})
+    assert await status_of(alice) == ("online", "")
