@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--reply-timeout", type=float, default=120.0)
     add("--memory-tokens", type=int, default=10_000, help="fake tokens for the memory figure")
     add("--seed", default="bench", help="what the plans' random draws start from")
+    add(
+        "--rc-version",
+        default=os.environ.get("SANDBOX_RC_VERSION", "7.4.0"),
+        help="the Rocket.Chat the sandbox behaves as: 7.4.x or 8.6.x (default 7.4.0)",
+    )
     add("--profile", type=Path, metavar="FILE", help="py-spy the bot (first round, first mix)")
     add("--profile-sandbox", type=Path, metavar="FILE", help="py-spy the sandbox likewise")
     add("--profile-gil", action="store_true", help="sample only the thread holding the GIL")
@@ -180,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options, args = parse_options(arguments)
     if args.check_targets:
         return check_targets(args.check_targets)
+    os.environ["SANDBOX_RC_VERSION"] = args.rc_version  # the sandbox children read it
     report = asyncio.run(
         in_work_folder(
             args.keep,

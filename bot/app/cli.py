@@ -242,8 +242,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise ConfigError(f"rcbot demo runs the sandbox, but {problem}")
     setup_logging(args.log_level or "WARNING")
     from bot.app.demo import run_demo  # lazy: imports the sandbox
+    from sandbox.versions import ServerVersion, UnsupportedVersion
 
-    raise SystemExit(asyncio.run(run_demo()))
+    try:
+        ServerVersion.parse(args.rc_version)
+    except UnsupportedVersion as error:
+        raise ConfigError(f"rcbot demo --rc-version: {error}") from None
+
+    raise SystemExit(asyncio.run(run_demo(rc_version=args.rc_version)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=_cmd_migrate)
     demo = commands.add_parser("demo", help="play a scripted demo against an in-process sandbox")
     demo.add_argument("--log-level", help="log level for the demo (default WARNING)")
+    demo.add_argument(
+        "--rc-version",
+        default="7.4.0",
+        help="the Rocket.Chat the sandbox behaves as: 7.4.x or 8.6.x (default 7.4.0)",
+    )
     demo.set_defaults(func=_cmd_demo)
     add_deploy_commands(commands, with_config=with_config, load_settings=_settings)
     return parser

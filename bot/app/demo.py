@@ -40,6 +40,9 @@ WORKSPACE = {
         '{"location": {"type": "text", "required": false, "maxLength": 50}}'
     ),
 }
+# Rocket.Chat 8 limits profile changes per address whatever the default says (README): off.
+WORKSPACE_8X = {"OVERWRITE_SETTING_API_Enable_Rate_Limiter": "false"}
+DEFAULT_RC_VERSION = "7.4.0"
 PROFILE_FIELDS = ("name", "username", "status", "statusText", "nickname", "bio", "customFields")
 
 
@@ -67,14 +70,20 @@ def show_profile(script: Script, title: str, profile: dict[str, Any]) -> None:
         script.out(f"  {key:<12} {profile.get(key, '')!r}")
 
 
-async def run_demo(out: Callable[[str], None] = print) -> int:
-    """Play the scripted conversation; 0 when every step did what it should."""
+async def run_demo(
+    out: Callable[[str], None] = print, *, rc_version: str = DEFAULT_RC_VERSION
+) -> int:
+    """Play the scripted conversation against a sandbox that behaves as Rocket.Chat
+    `rc_version` (7.4.x or 8.6.x); 0 when every step did what it should."""
     script = Script(out)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory(prefix="rcbot-demo-") as workdir:
         async with AsyncExitStack() as stack:
-            url = await stack.enter_async_context(serve("127.0.0.1", 0, environ=WORKSPACE))
-            script.out(f"sandbox running at {url}")
+            environ = WORKSPACE if rc_version.startswith("7.") else {**WORKSPACE, **WORKSPACE_8X}
+            url = await stack.enter_async_context(
+                serve("127.0.0.1", 0, environ=environ, rc_version=rc_version)
+            )
+            script.out(f"sandbox running at {url} as Rocket.Chat {rc_version}")
             admin = await stack.enter_async_context(Person(url, *ADMIN))
             for (username, password), roles in ((BOT, ["bot"]), (ALICE, ["user"])):
                 await create_account(admin, username, password, roles=roles)

@@ -8,16 +8,19 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.app.demo import run_demo
 from bot.core.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person, create_account
-from tests.conftest import ADMIN, ADMIN_ENV
+from tests.conftest import ADMIN, ADMIN_ENV, RC_VERSION, RC_VERSIONS, rc_environ
 from tests.e2e.conftest import BOT_NAME, BOT_PASSWORD, PASSWORD, WORKSPACE_ENV
 
 
 async def test_rcbot_run_serves_commands_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    async with serve("127.0.0.1", 0, environ={**ADMIN_ENV, **WORKSPACE_ENV}) as url:
+    environ = {**ADMIN_ENV, **WORKSPACE_ENV, **rc_environ(RC_VERSION)}
+    async with serve("127.0.0.1", 0, environ=environ) as url:
         async with Person(url, ADMIN["username"], ADMIN["password"]) as admin:
             for username, password, roles in (
                 (BOT_NAME, BOT_PASSWORD, ["bot"]),
@@ -65,9 +68,10 @@ async def test_rcbot_run_serves_commands_and_stops_cleanly_on_sigterm(tmp_path: 
         assert BOT_PASSWORD not in stderr.decode()
 
 
-async def test_demo_plays_every_step_and_exits_zero() -> None:
+@pytest.mark.parametrize("rc_version", RC_VERSIONS)
+async def test_demo_plays_every_step_and_exits_zero(rc_version: str) -> None:
     lines: list[str] = []
-    assert await run_demo(out=lines.append) == 0, "\n".join(lines)
+    assert await run_demo(out=lines.append, rc_version=rc_version) == 0, "\n".join(lines)
     transcript = "\n".join(lines)
     assert "alice:" in transcript and "profilebot:" in transcript
     assert "✘" not in transcript
