@@ -13,7 +13,9 @@ On Rocket.Chat 8.6 and newer (bot.rocketchat.server_info) presence and status te
 POST users.setStatus instead, with `expiresAt` when the change is temporary, so that every
 client shows "Until …" and the server ends the status even while the bot is down; the other
 fields still go through users.updateOwnBasicInfo, first (one request or two, each settled as
-above).
+above). While a call holds the status (statusSource `internal`), a person's own choice would
+only wait behind it (presenceEngine.ts resolveIntent: internal outranks manual), so nothing is
+sent and the person is told why.
 
 The last step of an e-mail, username or password change (`submit`) takes the same road: written
 ahead, sent with the second factor, settled when Rocket.Chat answers. It is never repeated (a
@@ -124,6 +126,10 @@ class ChangePath:
             for key, value in after.items()
             if before.get(key, "") != value
         }
+        by_status_route = self.server.has_presence_engine and bool(changes.keys() & STATUS_FIELDS)
+        if by_status_route and profile.status_source == CALL_SOURCE:
+            # A call's claim outranks the person's own, which would only wait behind it.
+            raise ProfileRefused(in_a_call(profile.presence, profile.status_text))
         books = self.books
         if books is not None and not changes:  # nothing to send: maybe an earlier run sent it
             earlier = await books.intended(actor)
@@ -140,7 +146,7 @@ class ChangePath:
         if changes:
             sends_custom = any(key.startswith(CUSTOM) for key in changes)
             custom = custom_fields if sends_custom else None
-            if self.server.has_presence_engine and changes.keys() & STATUS_FIELDS:
+            if by_status_route:
                 await self._send_by_status_route(
                     actor, credentials, profile, before, after, changes, cause, deadline, custom
                 )
@@ -200,13 +206,7 @@ class ChangePath:
         updateOwnBasicInfo's statusType would be an untimed claim that drops the text with
         `online` (saveUserProfile.ts, PR #40274). The other fields go first because they are
         the ones Rocket.Chat may refuse for their value; if the status then fails, what did
-        change is recorded and the person is told exactly that (never "nothing changed").
-
-        While a call holds the status (statusSource `internal`), a person's own choice only
-        waits behind it (presenceEngine.ts resolveIntent: internal outranks manual), so nothing
-        is sent and the person is told why."""
-        if profile.status_source == CALL_SOURCE:
-            raise ProfileRefused(in_a_call(profile.presence, profile.status_text))
+        change is recorded and the person is told exactly that (never "nothing changed")."""
         others = {key: pair for key, pair in changes.items() if key not in STATUS_FIELDS}
         if others:
             await self._update(
