@@ -208,8 +208,10 @@ class ChangePath:
         the ones Rocket.Chat may refuse for their value; if the status then fails, what did
         change is recorded and the person is told exactly that (never "nothing changed")."""
         others = {key: pair for key, pair in changes.items() if key not in STATUS_FIELDS}
+        start = profile
         if others:
-            await self._update(
+            # What the server answered is the freshest start for the status (snapshots).
+            start = await self._update(
                 actor,
                 credentials,
                 label_of({key: new for key, (_, new) in others.items()}),
@@ -217,7 +219,7 @@ class ChangePath:
                 start=profile,
                 expected={key: new for key, (_, new) in others.items()},
                 custom_fields=custom_fields,
-            )
+            ) or replace(profile, user_id="")  # read back, not answered: remember nothing
         presence = after.get("presence", profile.presence)
         text = after.get("status_text", profile.status_text)
         try:
@@ -225,8 +227,8 @@ class ChangePath:
                 actor,
                 credentials,
                 "status",
-                lambda: self._set_status(credentials, profile, presence, text, deadline),
-                start=profile,
+                lambda: self._set_status(credentials, start, presence, text, deadline),
+                start=start,
                 expected={"presence": presence, "status_text": text},
             )
         except ServerError as exc:
@@ -282,8 +284,9 @@ class ChangePath:
         start: Profile,
         expected: Mapping[str, str],
         custom_fields: dict[str, Any] | None = None,
-    ) -> None:
-        """One POST users.updateOwnBasicInfo (bot.profile.changes._deliver)."""
+    ) -> Profile | None:
+        """One POST users.updateOwnBasicInfo (bot.profile.changes._deliver); the profile it
+        answered, or None when it was in doubt and found landed by a read."""
 
         async def send() -> _Sent:
             user = await self._rest.update_own_basic_info(
@@ -292,9 +295,12 @@ class ChangePath:
             return _Sent(Profile.from_user(user))
 
         try:
-            await self._deliver(actor, credentials, label, send, start=start, expected=expected)
+            sent = await self._deliver(
+                actor, credentials, label, send, start=start, expected=expected
+            )
         except ServerError as exc:
             raise explain_rejection(exc, label) from None
+        return sent.profile if sent is not None else None
 
     async def _deliver(
         self,
@@ -305,9 +311,10 @@ class ChangePath:
         *,
         start: Profile,
         expected: Mapping[str, str],
-    ) -> None:
+    ) -> _Sent | None:
         """Send one change request, and decide what to do when its outcome is unknown: wait,
-        read back, and send again only if it did not land. Raises the last ServerError.
+        read back, and send again only if it did not land. Raises the last ServerError;
+        returns what the server answered (None: it was in doubt and found landed).
 
         `start` is the profile the change started from: what the realtime API announces while
         the change is in flight is judged against it (bot.profile.snapshots)."""
@@ -332,7 +339,7 @@ class ChangePath:
                     raise
                 if await self._landed(actor, credentials, expected):
                     log.info("the %s change of %s had landed after all", label, actor.sender_id)
-                    return
+                    return None
                 if attempt == self._attempts:
                     raise
                 continue
@@ -344,9 +351,10 @@ class ChangePath:
                     )
                 else:
                     snapshots.drop(actor.sender_id)
-                return
+                return sent
             finally:
                 snapshots.closed(window)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _landed(
         self, actor: Actor, credentials: Credentials, expected: Mapping[str, str]

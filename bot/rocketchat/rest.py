@@ -478,17 +478,11 @@ class RestClient:
         message: str | None,
         expires_at: datetime | None = None,
     ) -> dict[str, Any]:
-        """POST users.setStatus: presence (online/away/busy/offline) and/or status text, and on
-        Rocket.Chat 8.6+ `expiresAt`, when the server itself ends the status (older servers
-        ignore it). Returns the answer (8.6: `statusExpiresAt` for a timed status).
-
-        Like updateOwnBasicInfo it is never repeated once it may have reached the server: a
-        late copy could land after the person's next change (bot.profile.changes decides)."""
-        body: dict[str, Any] = {}
-        if status is not None:
-            body["status"] = status
-        if message is not None:
-            body["message"] = message
+        """POST users.setStatus: presence and/or text, and (8.6+) `expiresAt`, when the server
+        ends the status itself. Never repeated once it may have reached the server, as
+        updateOwnBasicInfo. Returns the answer (8.6: `statusExpiresAt`)."""
+        body = {"status": status, "message": message}
+        body = {key: value for key, value in body.items() if value is not None}
         if not body:
             raise ValueError("set_status needs a status, a message or both")
         if expires_at is not None:

@@ -257,3 +257,22 @@ async def test_a_status_asked_for_during_a_call_is_refused_with_why(world: Clock
     assert await status_of(alice) == ("busy", "On a call")
     await sandbox_call(world.url, "POST", "/sandbox/presence-claims", {**call, "claim": "end"})
     assert await status_of(alice) == ("online", "")
+
+
+@each_release
+async def test_a_change_right_after_a_rule_starts_from_what_the_rule_left(
+    tmp_path: Path, rc_version: str
+) -> None:
+    """On 8.6 the rule's bio and status go in two requests: the profile the bot remembers after
+    them has the rule's bio, so /undo of the next change puts that back, not the one before."""
+    async with clocks_together(tmp_path, rc_version, rules=[BIO_AND_STATUS_RULE]) as world:
+        alice = await ready(world)
+        await ask_bot(alice, "/rules on lunch")
+        await alice.say("GENERAL", "lunch")
+        await ask_bot(alice, "/rules")
+        assert (await alice.profile())["bio"] == "Out for lunch"
+
+        await ask_bot(alice, "/bio Back at 2")
+        await ask_bot(alice, "/undo")
+
+        assert (await alice.profile())["bio"] == "Out for lunch"
