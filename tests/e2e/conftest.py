@@ -268,18 +268,32 @@ async def clocked_world(tmp_path: Path, rc_version: str) -> AsyncIterator[Clocke
 
 @asynccontextmanager
 async def automation_world(
-    tmp_path: Path, *, rc_version: str = RC_VERSION, **settings: Any
+    tmp_path: Path,
+    *,
+    rc_version: str = RC_VERSION,
+    server_time: bool = False,
+    **settings: Any,
 ) -> AsyncIterator[ClockedWorld]:
     """A ClockedWorld whose bot also has `settings` (rules, default_timezone, admin_role), on
-    a workspace that behaves as Rocket.Chat `rc_version`."""
+    a workspace that behaves as Rocket.Chat `rc_version`. `server_time`: the bot's clock
+    starts at the sandbox's "now" (else on a fixed Monday morning), so that a deadline the
+    bot computes is the same moment on the server."""
     async with AsyncExitStack() as stack:
         environ = {"SANDBOX_RC_VERSION": rc_version}
         url, admin, bot_settings = await open_workspace(stack, tmp_path, environ, **settings)
+        clock = ManualClock()
+        if server_time:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{url}/sandbox/clock") as reply,
+            ):
+                clock = ManualClock(datetime.fromisoformat((await reply.json())["now"]))
         world = ClockedWorld(
             url=url,
             admin=admin,
             bot=None,
             stack=stack,
+            clock=clock,
             bot_settings=bot_settings,  # type: ignore[arg-type]
         )
         await world.start_bot()

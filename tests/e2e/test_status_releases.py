@@ -14,23 +14,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import datetime, timedelta
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.core.clock import ManualClock
 from bot.profile.audit import AuditEntry
 from bot.rocketchat.rest import iso_millis
 from sandbox.people import Person
 from tests.e2e.conftest import (
     ClockedWorld,
     ask_bot,
+    automation_world,
     delegate,
     each_release,
-    open_workspace,
     settle,
     status_of,
 )
@@ -45,29 +44,11 @@ BIO_AND_STATUS_RULE: dict[str, Any] = {
 }
 
 
-@asynccontextmanager
-async def clocks_together(
+def clocks_together(
     tmp_path: Path, rc_version: str, **settings: Any
-) -> AsyncIterator[ClockedWorld]:
-    """A ClockedWorld whose bot clock starts at the sandbox's own "now", so that a deadline
-    the bot computes is the same moment on the server."""
-    async with AsyncExitStack() as stack:
-        environ = {"SANDBOX_RC_VERSION": rc_version}
-        url, admin, bot_settings = await open_workspace(stack, tmp_path, environ, **settings)
-        now = datetime.fromisoformat((await sandbox_call(url, "GET", "/sandbox/clock"))["now"])
-        world = ClockedWorld(
-            url=url,
-            admin=admin,
-            bot=None,  # type: ignore[arg-type]
-            stack=stack,
-            clock=ManualClock(now),
-            bot_settings=bot_settings,
-        )
-        await world.start_bot()
-        try:
-            yield world
-        finally:
-            await world.bot_stack.aclose()
+) -> AbstractAsyncContextManager[ClockedWorld]:
+    """A ClockedWorld whose bot clock starts at the sandbox's own "now"."""
+    return automation_world(tmp_path, rc_version=rc_version, server_time=True, **settings)
 
 
 @pytest.fixture
