@@ -92,7 +92,7 @@ class ProfileBot:
         self._account = BotAccount(BotLogin.from_settings(settings), self._rest, self._connection)
         self._handled: HandledMessages | None = None
         self._catch_up_reader = CatchUp(
-            self._connection, RestHistory(self._rest, self._account.current)
+            self._connection.rooms, RestHistory(self._rest, self._account.current)
         )
         self._stopping = False
         self.replies = Replies(self._connection)
