@@ -97,7 +97,7 @@ class ProfileBot:
         )
         self._handled: HandledMessages | None = None
         self._catch_up_reader = CatchUp(
-            self._connection, RestHistory(self._rest, self._account.current)
+            self._connection.rooms, RestHistory(self._rest, self._account.current)
         )
         self._stopping = False
         self.replies = Replies(self._connection)

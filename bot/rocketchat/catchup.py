@@ -27,14 +27,10 @@ from typing import Final, Protocol, TypeVar
 from bot.core.credentials import Credentials
 from bot.core.errors import RateLimited, ServerError
 from bot.core.message import IncomingMessage
+from bot.rocketchat.frames import server_time
 from bot.rocketchat.rest import RestClient
-from bot.rocketchat.transport import (
-    FRAME_LIMIT,
-    FrameTooBig,
-    JoinedRoom,
-    message_from_history,
-    server_time,
-)
+from bot.rocketchat.rooms import JoinedRoom, message_from_history
+from bot.rocketchat.transport import FRAME_LIMIT, FrameTooBig
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +49,7 @@ class HistorySource(Protocol):
 
 
 class RoomSource(HistorySource, Protocol):
-    """The realtime connection: it also lists the rooms."""
+    """The realtime connection's rooms (bot.rocketchat.rooms): it also lists them."""
 
     async def joined_rooms(self) -> list[JoinedRoom]: ...
     async def subscribed_rooms(self) -> list[JoinedRoom]: ...

@@ -9,7 +9,7 @@
   go through its dispatcher with our own frames, and errors become `ServerError`s;
 - it has no reconnect: `run()` raises ConnectionLost when the socket closes and the caller
   connects again; `connect()` logs in with the resume token of the last login (the password is
-  the fallback), and `joined_rooms()` + `history()` let the caller catch up on what it missed;
+  the fallback), and bot.rocketchat.rooms lists the rooms and reads what the caller missed;
 - its login drops the resume token, so the bot logs in with its own `login` frames.
 
 Calls that are safe to repeat (`retry=True`: sendMessage with the bot's own `_id`, which the
@@ -26,8 +26,6 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,7 +35,9 @@ from websockets.client import connect as open_websocket
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from bot.core.errors import AuthError, RateLimited, ServerError
-from bot.core.message import ID_ALPHABET, IncomingMessage, RoomType
+from bot.core.message import ID_ALPHABET, IncomingMessage
+from bot.rocketchat.frames import parse_message, server_time
+from bot.rocketchat.rooms import RealtimeRooms
 from bot.rocketchat.user_status import (
     NOTIFY_LOGGED,
     USER_STATUS,
@@ -53,8 +53,6 @@ ROOM_MESSAGES = "stream-room-messages"
 NOTIFY_USER = "stream-notify-user"
 CALL_TIMEOUT_SECONDS = 30.0
 OPEN_TIMEOUT_SECONDS = 15.0
-HISTORY_PAGE: Final = 100
-HISTORY_MAX_PAGES: Final = 50  # per room and catch-up: at most 5,000 missed messages
 # Meteor's DDPRateLimiter says too-many-requests; Rocket.Chat's own limits error-too-many-….
 RATE_LIMIT_ERRORS: Final = frozenset({"too-many-requests", "error-too-many-requests"})
 # The largest frame the bot reads. websockets' default (1 MiB) closed the socket on a message
@@ -89,80 +87,10 @@ def websocket_url(server_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
-def parse_message(fields: dict[str, Any]) -> tuple[IncomingMessage, bool] | None:
-    """A `stream-room-messages` event → (message, whether the bot is a member of the room).
-
-    Returns None for frames that are not chat messages (malformed or incomplete ones).
-    """
-    args = fields.get("args") or []
-    if not args or not isinstance(args[0], dict):
-        return None
-    extra = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-    message = _message(args[0], extra.get("roomType"), extra.get("roomName"))
-    if message is None:
-        return None
-    return message, bool(extra.get("roomParticipant", True))
-
-
-def message_from_history(raw: Any, room: JoinedRoom) -> IncomingMessage | None:
-    """A message as a history call (DDP loadHistory or REST *.history) returns it, in `room`."""
-    return _message(raw, room.type, room.name) if isinstance(raw, dict) else None
-
-
-def _message(raw: dict[str, Any], room_type: Any, room_name: Any) -> IncomingMessage | None:
-    sender = raw.get("u") or {}
-    if not isinstance(sender, dict) or not raw.get("_id") or not raw.get("rid"):
-        return None
-    if not sender.get("_id"):
-        return None
-    try:
-        kind = RoomType(room_type or "c")
-    except ValueError:
-        kind = RoomType.CHANNEL
-    return IncomingMessage(
-        id=str(raw["_id"]),
-        room_id=str(raw["rid"]),
-        room_type=kind,
-        text=str(raw.get("msg") or ""),
-        sender_id=str(sender["_id"]),
-        sender_username=str(sender.get("username") or ""),
-        thread_id=raw.get("tmid"),
-        room_name=room_name if isinstance(room_name, str) else None,
-        system_type=raw.get("t"),
-        edited="editedAt" in raw,
-    )
-
-
-def server_time(value: Any) -> float | None:
-    """A date as DDP (`{"$date": ms}`) or REST (ISO text) sends it → epoch ms; None if absent."""
-    if isinstance(value, dict):
-        value = value.get("$date")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).timestamp() * 1000
-        except ValueError:
-            return None
-    return None
-
-
 def new_message_id() -> str:
     """A Meteor-style id (17 characters) for a message the bot sends: the server saves a message
     with a given `_id` only once, so sending it again after a lost answer is safe."""
     return "".join(secrets.choice(ID_ALPHABET) for _ in range(17))
-
-
-@dataclass(frozen=True)
-class JoinedRoom:
-    """A room the bot is a member of, as `rooms/get` lists it."""
-
-    id: str
-    type: str
-    name: str | None
-    updated_at: float | None  # epoch ms: nothing in the room is newer than this
 
 
 class RealtimeConnection:
@@ -188,6 +116,7 @@ class RealtimeConnection:
         # Set before connecting to hear `user-status` events (bot.rocketchat.user_status).
         self.status_listener: StatusListener | None = None
         self._connections = 0
+        self.rooms = RealtimeRooms(self.call)
 
     def __repr__(self) -> str:
         return f"RealtimeConnection({self._url!r}, user={self.username!r})"
@@ -467,74 +396,6 @@ class RealtimeConnection:
             room = await self.call("createDirectMessage", username, retry=True)
             self._direct_rooms[username] = str(room["rid"])
         return self._direct_rooms[username]
-
-    async def joined_rooms(self) -> list[JoinedRoom]:
-        """The rooms the bot is a member of, with their last change (DDP `rooms/get`)."""
-        rooms = await self.call("rooms/get")
-        joined = []
-        for room in rooms if isinstance(rooms, list) else []:
-            if not isinstance(room, dict) or not room.get("_id"):
-                continue
-            joined.append(
-                JoinedRoom(
-                    id=str(room["_id"]),
-                    type=str(room.get("t") or "c"),
-                    name=room.get("name") if room.get("t") != "d" else None,
-                    updated_at=server_time(room.get("_updatedAt")),
-                )
-            )
-        return joined
-
-    async def subscribed_rooms(self) -> list[JoinedRoom]:
-        """The rooms the bot is a member of, from its subscriptions (DDP `subscriptions/get`):
-        unlike `rooms/get`, never a room's last message, but no time of the last change."""
-        subscriptions = await self.call("subscriptions/get")
-        joined = []
-        for sub in subscriptions if isinstance(subscriptions, list) else []:
-            if not isinstance(sub, dict) or not sub.get("rid"):
-                continue
-            kind = str(sub.get("t") or "c")
-            name = sub.get("name") if kind != "d" else None
-            joined.append(JoinedRoom(id=str(sub["rid"]), type=kind, name=name, updated_at=None))
-        return joined
-
-    async def history(
-        self, room: JoinedRoom, *, since: float
-    ) -> list[tuple[IncomingMessage, float]]:
-        """The room's messages newer than `since` (epoch ms), oldest first, with their times.
-
-        Pages back through DDP `loadHistory` (newest first, `end` exclusive) until it reaches
-        `since`; thread replies included, as the live stream has them.
-        """
-        found: dict[str, tuple[IncomingMessage, float]] = {}
-        end: float | None = None
-        for _ in range(HISTORY_MAX_PAGES):
-            before = {"$date": int(end)} if end is not None else None
-            page = await self.call("loadHistory", room.id, before, HISTORY_PAGE, None, True)
-            raw_messages = page.get("messages") if isinstance(page, dict) else None
-            if not raw_messages:
-                break
-            oldest = None
-            for raw in raw_messages:
-                ts = server_time(raw.get("ts")) if isinstance(raw, dict) else None
-                if ts is None:
-                    continue
-                oldest = ts if oldest is None else min(oldest, ts)
-                if ts <= since or raw.get("_id") in found:
-                    continue
-                message = message_from_history(raw, room)
-                if message is not None:
-                    found[message.id] = (message, ts)
-            if oldest is None or oldest <= since or len(raw_messages) < HISTORY_PAGE:
-                break
-            # +1 ms: the next page must not skip another message of the same millisecond.
-            next_end = oldest + 1
-            if end is not None and next_end >= end:
-                break  # a whole page in one millisecond: nothing more to learn
-            end = next_end
-        else:
-            log.warning("catch-up of room %s stopped after %d pages", room.id, HISTORY_MAX_PAGES)
-        return sorted(found.values(), key=lambda pair: pair[1])
 
     async def close(self) -> None:
         """Close the socket (idempotent)."""

@@ -15,8 +15,8 @@ from bot.core.credentials import Credentials
 from bot.core.crypto import generate_key
 from bot.core.errors import ServerError
 from bot.core.message import IncomingMessage, RoomType
+from bot.rocketchat.frames import server_time
 from bot.rocketchat.rest import RestClient
-from bot.rocketchat.transport import server_time
 from bot.storage.handled import MARK_SLACK_MS, Claim, HandledMessages
 from bot.storage.store import Store
 from sandbox import serve

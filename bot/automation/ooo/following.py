@@ -81,7 +81,7 @@ class Follower:
             str(settings.server_url), self._on_message, retry_wait=settings.answer_wait
         )
         self._view = PersonView(self.connection)
-        self._catch_up = CatchUp(self.connection, RestHistory(rest, lambda: credentials))
+        self._catch_up = CatchUp(self.connection.rooms, RestHistory(rest, lambda: credentials))
         self._mark = responder.absence.mark_ms
         self._stored_mark = self._mark
         self._task: asyncio.Task[None] | None = None
@@ -144,7 +144,7 @@ class Follower:
     async def _catch_up_now(self) -> None:
         absence = self.responder.absence
         if absence.anchor_ms is None:  # the start could not read it: from now on
-            rooms = await self.connection.joined_rooms()
+            rooms = await self.connection.rooms.joined_rooms()
             latest = max((room.updated_at or 0.0 for room in rooms), default=0.0)
             anchor = await self._store.anchor(absence.absence_id, latest)
             self.responder.anchor(anchor)

@@ -34,8 +34,8 @@ from bot.profile.model import Actor
 from bot.profile.reverts import RevertBook
 from bot.profile.service import ProfileService
 from bot.rocketchat.account import BotAccount, BotLogin, LoginSettings
+from bot.rocketchat.frames import server_time
 from bot.rocketchat.rest import RestClient
-from bot.rocketchat.transport import server_time
 from bot.storage.absences import Absence, AbsenceStore
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from bot.rocketchat.transport import server_time
+from bot.rocketchat.frames import server_time
 
 USERNAME_CHARS: Final = "[0-9a-zA-Z-_.]+"
 _MENTION: Final = re.compile(rf"(?:^|\s|>|\()@({USERNAME_CHARS})")
