@@ -24,7 +24,7 @@ from sandbox import permissions
 from sandbox.api import ApiRequest, route, success
 from sandbox.endpoints.auth import base_url
 from sandbox.endpoints.channels import FORBIDDEN
-from sandbox.endpoints.users import user_from_params
+from sandbox.endpoints.users import is_user_from_params, user_from_params
 from sandbox.errors import Failure, MeteorError, RawResponse
 from sandbox.state import SandboxState, random_id
 from sandbox.validation import closed_object, nullable
@@ -39,16 +39,6 @@ _SET_AVATAR = closed_object(
 )
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
 _FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
-
-
-def _is_user_from_params(params: dict[str, Any], user: dict[str, Any]) -> bool:
-    """isUserFromParams: no target given, or the target is the caller."""
-    return bool(
-        (not params.get("userId") and not params.get("username") and not params.get("user"))
-        or params.get("userId") == user["_id"]
-        or params.get("username") == user.get("username")
-        or params.get("user") == user.get("username")
-    )
 
 
 def _private(address: str) -> bool:
@@ -156,7 +146,7 @@ async def users_set_avatar(req: ApiRequest) -> dict[str, Any]:
             "error-not-allowed", "Change avatar is not allowed", {"method": "users.setAvatar"}
         )
     user: dict[str, Any] | None = None
-    if _is_user_from_params(body, req.user):
+    if is_user_from_params(body, req.user):
         user = req.user
     elif can_edit_others:
         user = user_from_params(state, body)

@@ -1,5 +1,5 @@
-"""A user's status over REST and DDP: `users.setStatus`, `users.getStatus`, `users.presence`
-and the `setUserStatus` method, as 7.4 and 8.6 answer them (app/api/server/v1/users.ts,
+"""A user's status over REST and DDP: `users.setStatus`, `users.getStatus`,
+`users.getPresence`, `users.presence` and the `setUserStatus` method, as 7.4 and 8.6 answer them (app/api/server/v1/users.ts,
 app/user-status/server/methods/setUserStatus.ts; 8.6: PRs #40274, #41048, #41087)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from sandbox import permissions, ratelimit, user_status
 from sandbox.api import ApiRequest, route, success
 from sandbox.ddp_methods import DdpSession, ddp_method
-from sandbox.endpoints.users import user_from_params
+from sandbox.endpoints.users import is_user_from_params, user_from_params
 from sandbox.errors import MeteorError, PlainError, RawResponse
 from sandbox.state import iso, parse_date
 from sandbox.validation import compile_schema, nullable_string
@@ -35,16 +35,6 @@ validate_set_status_86 = compile_schema(
 NOT_OFFLINE = ("online", "away", "busy")
 PRESENCE_FIELDS = ("_id", "username", "name", "status", "utcOffset", "statusText", "avatarETag")
 PRESENCE_FIELDS_86 = (*PRESENCE_FIELDS[:-1], "statusSource", "statusExpiresAt", "avatarETag")
-
-
-def is_user_from_params(params: dict[str, Any], user: dict[str, Any]) -> bool:
-    """isUserFromParams: no target given, or the target is the caller."""
-    return bool(
-        (not params.get("userId") and not params.get("username") and not params.get("user"))
-        or params.get("userId") == user["_id"]
-        or params.get("username") == user.get("username")
-        or params.get("user") == user.get("username")
-    )
 
 
 def _check_set_status_body(body: Any) -> None:
@@ -137,6 +127,24 @@ async def get_status(req: ApiRequest) -> dict[str, Any]:
     if is_user_from_params(req.query, req.user):
         return success(_status_answer(req.state, req.user, own=True))
     return success(_status_answer(req.state, user_from_params(req.state, req.query), own=False))
+
+
+@route("GET", "users.getPresence")
+async def get_presence(req: ApiRequest) -> dict[str, Any]:
+    """GET users.getPresence[?userId|username|user]: {presence}; for the caller's own also
+    connectionStatus and lastLogin (when they logged in). The same in 7.4 and 8.6."""
+    assert req.user is not None
+    if not is_user_from_params(req.query, req.user):
+        user = user_from_params(req.state, req.query)
+        return success({"presence": user.get("status") or "offline"})
+    own = req.user
+    answer: dict[str, Any] = {
+        "presence": own.get("status") or "offline",
+        "connectionStatus": own.get("statusConnection") or "offline",
+    }
+    if isinstance(own.get("lastLogin"), datetime):
+        answer["lastLogin"] = iso(own["lastLogin"])
+    return success(answer)
 
 
 def _requested_ids(req: ApiRequest) -> list[str] | None:

@@ -282,6 +282,16 @@ async def info(req: ApiRequest) -> dict[str, Any]:
     return success({"user": shown})
 
 
+def is_user_from_params(params: dict[str, Any], user: dict[str, Any]) -> bool:
+    """isUserFromParams: no target given, or the target is the caller."""
+    return bool(
+        (not params.get("userId") and not params.get("username") and not params.get("user"))
+        or params.get("userId") == user["_id"]
+        or params.get("username") == user.get("username")
+        or params.get("user") == user.get("username")
+    )
+
+
 def user_from_params(state: Any, params: dict[str, Any]) -> dict[str, Any]:
     """getUserFromParams: userId, username (any case) or user."""
     found: dict[str, Any] | None = None

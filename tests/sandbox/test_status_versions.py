@@ -229,3 +229,29 @@ async def test_me_and_users_info_show_the_claim_only_on_86(any_world: World) -> 
             any_world.engine,
             any_world.engine,
         )
+
+
+async def test_get_presence_answers_the_same_in_every_release(any_world: World) -> None:
+    """users.getPresence (apps/meteor/app/api/server/v1/users.ts): the caller's own presence
+    with connectionStatus and lastLogin once they logged in; someone else's presence alone;
+    an unknown user is getUserFromParams's error-invalid-user."""
+    alice, bob = any_world.add_user("alice"), any_world.add_user("bob")
+    own = await any_world.call("GET", "users.getPresence", auth=alice.auth)
+    assert own.body == {"presence": "offline", "connectionStatus": "offline", "success": True}
+    login = {"user": "alice", "password": alice.password}
+    assert (await any_world.call("POST", "login", json=login)).status == 200
+    async with connected(any_world, alice):
+        own = await any_world.call(
+            "GET", "users.getPresence", auth=alice.auth, params={"username": "alice"}
+        )
+        other = await any_world.call(
+            "GET", "users.getPresence", auth=bob.auth, params={"userId": alice.user_id}
+        )
+    assert own.body["presence"] == own.body["connectionStatus"] == "online"
+    assert isinstance(own.body["lastLogin"], str)
+    assert other.body == {"presence": "online", "success": True}
+    missing = await any_world.call(
+        "GET", "users.getPresence", auth=bob.auth, params={"username": "nobody"}
+    )
+    assert missing.status == 400
+    assert missing.body["errorType"] == "error-invalid-user"
