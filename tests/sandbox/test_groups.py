@@ -8,6 +8,7 @@ apps/meteor/app/lib/server/functions/createRoom.ts.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.ddp_client import Realtime, User
@@ -151,7 +152,10 @@ async def test_history_serves_the_bots_catch_up_of_a_private_group(realtime: Rea
     bot = await realtime.user("bot", roles=["bot"])
     group = await create_group(realtime, alice, "secret", ["bot"])
     first = await realtime.post(alice, group["_id"], "one")
-    realtime.state.advance_clock(1)  # two messages in one millisecond would share `oldest`
+    # Messages are stamped by the wall clock (the sandbox clock's offset does not move them) at
+    # millisecond precision; on an idle machine the next post can land in the same millisecond
+    # and share `oldest`, which failed this test now and then.
+    await asyncio.sleep(0.002)
     await realtime.post(alice, group["_id"], "two")
     reply = await realtime.rest(
         "GET",
