@@ -50,7 +50,8 @@ class GroupCommit:
         a batch that is rolled back, once on its own). With `give_up_after`, DatabaseBusy when
         the database stays locked by another process that long (the write is then dropped).
         """
-        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
         self._queued.append(_Queued(work, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
@@ -58,11 +59,16 @@ class GroupCommit:
             # A caller cancelled while waiting cancels only its future: the write is in the
             # batch and is committed all the same.
             return await done
+        # A timer rather than wait_for: this runs for every write-ahead entry.
+        timer = loop.call_later(give_up_after, _give_up, done)
         try:
-            return await asyncio.wait_for(asyncio.shield(done), give_up_after)
-        except TimeoutError:
-            done.cancel()  # dropped before the batch is tried again
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if not done.cancelled():
+                raise  # the caller was cancelled: its write stays in the batch
             raise DatabaseBusy(f"the database stayed locked for {give_up_after:g} s") from None
+        finally:
+            timer.cancel()
 
     async def _write_queued(self) -> None:
         batch: list[_Queued[Any]] = []
@@ -108,6 +114,11 @@ class GroupCommit:
         else:
             if not item.done.done():
                 item.done.set_result(result)
+
+
+def _give_up(done: asyncio.Future[Any]) -> None:
+    """The caller stops waiting: its write is dropped before the batch is tried again."""
+    done.cancel()
 
 
 def _fail(item: _Queued[Any], error: Exception) -> None:
