@@ -33,6 +33,7 @@ BUSY_RETRY_SECONDS: Final = 0.25
 class _Queued(Generic[T]):
     work: Work[T]
     done: asyncio.Future[T]
+    dropped: bool = False  # its caller gave up waiting: never written
 
 
 class GroupCommit:
@@ -52,7 +53,8 @@ class GroupCommit:
         """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        self._queued.append(_Queued(work, done))
+        item = _Queued(work, done)
+        self._queued.append(item)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
         if give_up_after is None:
@@ -60,7 +62,7 @@ class GroupCommit:
             # batch and is committed all the same.
             return await done
         # A timer rather than wait_for: this runs for every write-ahead entry.
-        timer = loop.call_later(give_up_after, _give_up, done)
+        timer = loop.call_later(give_up_after, _give_up, item)
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -79,7 +81,7 @@ class GroupCommit:
                     results = await self._commit(batch)
                 except DatabaseBusy:
                     # Another process holds the lock: keep the batch, in order, and try again.
-                    waiting = [item for item in batch if not item.done.cancelled()]
+                    waiting = [item for item in batch if not item.dropped]
                     self._queued = waiting + self._queued
                     batch = []
                     await asyncio.sleep(BUSY_RETRY_SECONDS)
@@ -103,9 +105,12 @@ class GroupCommit:
 
     async def _commit(self, batch: list[_Queued[Any]]) -> list[Any]:
         async with self._database.transaction() as db:
-            return [await item.work(db) for item in batch]
+            # A caller may give up while the transaction waits for another process's lock.
+            return [None if item.dropped else await item.work(db) for item in batch]
 
     async def _commit_alone(self, item: _Queued[Any]) -> None:
+        if item.dropped:
+            return
         try:
             async with self._database.transaction() as db:
                 result = await item.work(db)
@@ -116,9 +121,10 @@ class GroupCommit:
                 item.done.set_result(result)
 
 
-def _give_up(done: asyncio.Future[Any]) -> None:
-    """The caller stops waiting: its write is dropped before the batch is tried again."""
-    done.cancel()
+def _give_up(item: _Queued[Any]) -> None:
+    """The caller stops waiting: its write is dropped, unless its transaction already ran it."""
+    item.dropped = True
+    item.done.cancel()
 
 
 def _fail(item: _Queued[Any], error: Exception) -> None:
