@@ -118,9 +118,7 @@ async def test_layers_are_kept_per_person_and_replaced_per_layer(store: Store) -
     await layers.put(StoredLayer("bob-id", "bob", "rule", {}, None, "rule lunch"))
     assert sorted(await layers.of_user("alice-id"), key=lambda l: l.layer) == [meeting, rule]
 
-    later = StoredLayer(
-        "alice-id", "alice", "calendar", {"presence": "busy"}, START, "calendar"
-    )
+    later = StoredLayer("alice-id", "alice", "calendar", {"presence": "busy"}, START, "calendar")
     await layers.put(later)
     assert later in await layers.of_user("alice-id")
     assert await layers.drop("alice-id", "calendar")
