@@ -167,6 +167,8 @@ class CalendarSettings(BaseModel):
     poll_minutes: float = Field(default=15.0, ge=1, le=1440, allow_inf_nan=False)
     # How many feeds are fetched at once; the others wait their turn.
     concurrency: int = Field(default=8, ge=1, le=256)
+    # How long one fetch may take in all (connect, redirects, body) before it counts as failed.
+    fetch_seconds: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
 
 
 class BotSettings(BaseSettings):

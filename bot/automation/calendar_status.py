@@ -73,6 +73,7 @@ class CalendarOptions:
     poll_interval: timedelta = timedelta(minutes=15)
     expand_seconds: float = 20.0
     concurrency: int = 8
+    fetch_seconds: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> CalendarOptions:
@@ -81,6 +82,7 @@ class CalendarOptions:
             allow_private_networks=bool(settings.allow_private_networks),
             poll_interval=timedelta(minutes=float(settings.poll_minutes)),
             concurrency=int(settings.concurrency),
+            fetch_seconds=float(settings.fetch_seconds),
         )
 
 
@@ -132,7 +134,10 @@ class CalendarStatus:
         self._ooo = ooo
         self._policy = PollPolicy(interval=self.options.poll_interval)
         self.fetcher = FeedFetcher(
-            limits=limits or FeedLimits(concurrency=self.options.concurrency),
+            limits=limits
+            or FeedLimits(
+                concurrency=self.options.concurrency, total_seconds=self.options.fetch_seconds
+            ),
             policy=AddressPolicy(allow_private_networks=self.options.allow_private_networks),
             resolver=resolver,
         )
