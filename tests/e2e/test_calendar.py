@@ -69,9 +69,7 @@ class Feed:
         etag = f'"{hash(self.text) & 0xFFFFFFFF:x}"'
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(
-            text=self.text, content_type="text/calendar", headers={"ETag": etag}
-        )
+        return web.Response(text=self.text, content_type="text/calendar", headers={"ETag": etag})
 
 
 def serve(server: FeedServer, name: str, *, secret: str = "s3cret-7f2a") -> Feed:
@@ -82,9 +80,7 @@ async def ready(world: ClockedWorld, name: str, status: tuple[str, str] = WORKIN
     """A person with a token and a status of their own, set in their client."""
     person = await world.person(name)
     assert "stored" in await delegate(person)
-    await person.rest(
-        "POST", "users.setStatus", json={"status": status[0], "message": status[1]}
-    )
+    await person.rest("POST", "users.setStatus", json={"status": status[0], "message": status[1]})
     return person
 
 
