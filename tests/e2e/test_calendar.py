@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from sandbox.people import Person
-from tests.calendar.conftest import FeedServer, feed_server, feed_text  # noqa: F401
+from tests.calendar.conftest import FeedServer, feed_text
 from tests.e2e.conftest import (
     BOT_NAME,
     ClockedWorld,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sandbox.people import Person
-from tests.calendar.conftest import FeedServer, feed_server  # noqa: F401
+from tests.calendar.conftest import FeedServer
 from tests.e2e.conftest import ClockedWorld, advance, ask_bot, automation_world, status_of
 from tests.e2e.test_calendar import CALENDAR, WORKING, connect, ready, serve
 
