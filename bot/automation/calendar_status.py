@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 BUSY: Final = "busy"
 ZONE_KEY: Final = "zone"
 ALL_DAY_KEY: Final = "all_day_until"
+TICK_OVERLAP: Final = timedelta(minutes=1)  # clocks of replicas differ a little
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class CalendarStatus:
             resolver=resolver,
         )
         self._planned: dict[tuple[str, str], datetime] = {}
-        self._running = False
+        self._seen_until: datetime | None = None  # set while this process runs the scheduler
 
     @property
     def prefix(self) -> str:
@@ -441,10 +442,24 @@ class CalendarStatus:
             state = FeedState.from_record(feed.state)
             self._plan(CalendarPoll(feed.user_id), state.next_attempt or now)
             self._plan(CalendarCheck(feed.user_id), now)
+        self._seen_until = now
+
+    async def tick(self) -> None:
+        """With replicas, each heartbeat while leading: plan the feeds set on other replicas
+        since the last look (their first fetch happened there)."""
+        if self._seen_until is None:
+            return
+        now = self._clock.now()
+        for feed in await self._store.set_since(self._seen_until - TICK_OVERLAP):
+            state = FeedState.from_record(feed.state)
+            self._plan(CalendarPoll(feed.user_id), state.next_attempt or now)
+            self._plan(CalendarCheck(feed.user_id), now)
+        self._seen_until = now
 
     def pause(self) -> None:
         """Forget what was planned (the scheduler moved, or the bot stops)."""
         self._planned.clear()
+        self._seen_until = None
 
 
 def _zone(feed: StoredFeed) -> tzinfo:

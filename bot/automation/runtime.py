@@ -185,6 +185,7 @@ class Automation:
             await self.claims.renew()
             await self._pick_up_reverts()
             await self.ooo.tick()
+            await self.calendar.tick()
 
     async def _pick_up_reverts(self) -> None:
         horizon = self.clock.now() + timedelta(seconds=self.claims.lease)

@@ -107,6 +107,15 @@ class CalendarStore:
             rows = await db.fetchall(f"SELECT {_COLUMNS} FROM calendar_feeds ORDER BY user_id")
         return [_feed(row) for row in rows]
 
+    async def set_since(self, moment: datetime) -> list[StoredFeed]:
+        """The feeds set (or set again) at or after `moment`: what other replicas added."""
+        async with self._store.reading() as db:
+            rows = await db.fetchall(
+                f"SELECT {_COLUMNS} FROM calendar_feeds WHERE created_at >= ?",
+                (to_text(moment),),
+            )
+        return [_feed(row) for row in rows]
+
     async def forget(self, user_id: str) -> bool:
         """Delete the feed of `user_id` (address, state, intervals); True if there was one."""
         async with self._store.transaction() as db:

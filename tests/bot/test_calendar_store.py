@@ -68,6 +68,8 @@ async def test_choices_poll_state_and_intervals_are_kept_and_a_new_address_reset
     assert again is not None
     assert again.state == {} and again.intervals == [] and again.show_titles
     assert [f.user_id for f in await feeds.all()] == ["alice-id"]
+    await feeds.put("bob-id", "bob", ADDRESS, at=START + timedelta(minutes=5))
+    assert [f.user_id for f in await feeds.set_since(START + timedelta(minutes=1))] == ["bob-id"]
 
 
 async def test_the_token_warning_is_given_once_until_cleared(store: Store) -> None:
