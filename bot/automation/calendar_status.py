@@ -360,7 +360,10 @@ class CalendarStatus:
             if upcoming:
                 self._plan(CalendarCheck(user_id), min(upcoming))
         else:
-            if (feed.shown_start, feed.shown_end) != (block.start, block.end):
+            moved = feed.shown_start == block.start and feed.shown_end != block.end
+            if moved and await self._overridden(account):
+                await self._store.show(user_id, block.start, block.end)  # theirs: left alone
+            elif (feed.shown_start, feed.shown_end) != (block.start, block.end):
                 zone = _zone(feed)
                 text = f"In a meeting until {clock_text(block.end, zone, now)}"
                 title = block.title(feed.show_titles)
@@ -375,6 +378,13 @@ class CalendarStatus:
             self._plan(CalendarCheck(user_id), block.end)
         if feed.all_day_ooo:
             await self._all_day(feed, intervals, now)
+
+    async def _overridden(self, account: Account) -> bool:
+        """The meeting under way moved its end: did the person change the status it showed?"""
+        try:
+            return await self._layers.overridden(account, Layer.CALENDAR)
+        except UserError:
+            return False  # showing it again tells them about their token
 
     async def _act(self, feed: StoredFeed, change: Any) -> bool:
         """Await a status change for `feed`'s person; a token that stopped working is told

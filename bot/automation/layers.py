@@ -86,6 +86,19 @@ class StatusLayers:
         holder = await self.holder(user_id)
         return holder is not None and holder > layer
 
+    async def overridden(self, account: Account, layer: Layer) -> bool:
+        """Whether the status `layer` showed was changed by the person since (by hand, or
+        through the bot), so that showing it again would overwrite their choice. A status
+        only covered by a higher layer (an absence) is not overridden."""
+        pending = await self._reverts.get(account.sender_id, STATUS_GROUP)
+        if pending is None:
+            return True  # a lasting change through the bot cancelled it, or it was put back
+        holder = layer_of(pending.cause)
+        if holder != layer:
+            return holder == Layer.HAND
+        values = (await self._profile.current(account)).values()
+        return any(values.get(key, "") != value for key, value in pending.expected.items())
+
     async def show(
         self,
         account: Account,

@@ -19,7 +19,15 @@ import pytest
 from sandbox.people import Person
 from tests.calendar.conftest import FeedServer
 from tests.e2e.conftest import ClockedWorld, advance, ask_bot, automation_world, status_of
-from tests.e2e.test_calendar import CALENDAR, WORKING, connect, ready, serve
+from tests.e2e.test_calendar import (
+    CALENDAR,
+    WORKING,
+    Feed,
+    connect,
+    meeting_ics,
+    ready,
+    serve,
+)
 
 REVIEW = ("busy", "In a meeting until 15:00")
 FOCUS = ("away", "Focus block")
@@ -143,3 +151,20 @@ async def test_a_status_set_by_hand_during_a_meeting_is_never_overwritten(
     assert await status_of(flo) == ("busy", "In a meeting until 18:45")
     await advance(world, to=at(17, 45))
     assert await status_of(flo) == ("busy", "Customer call")
+
+
+async def test_a_status_set_by_hand_stays_when_the_meeting_under_way_is_extended(
+    world: ClockedWorld, feed_server: FeedServer
+) -> None:
+    gil = await ready(world, "gil")
+    feed = Feed(feed_server, "/private-gil/one.ics", meeting_ics(at(13), 30))
+    await connect(gil, feed)
+    await advance(world, to=at(13, 1))
+    assert await status_of(gil) == ("busy", "In a meeting until 14:30")
+    await gil.rest("POST", "users.setStatus", json={"status": "away", "message": "Stepped out"})
+    feed.text = meeting_ics(at(13), 60)  # the meeting now runs until 14:00 UTC
+
+    await advance(world, to=at(13, 20))  # polled: the longer meeting is known
+    assert await status_of(gil) == ("away", "Stepped out")
+    await advance(world, to=at(14, 1))
+    assert await status_of(gil) == ("away", "Stepped out")
