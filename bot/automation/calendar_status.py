@@ -50,9 +50,10 @@ from bot.automation.schedule import CalendarCheck, CalendarPoll, Job
 from bot.core.clock import Clock
 from bot.core.context import CommandContext
 from bot.core.errors import UserError
+from bot.flows.leaks import calendar_posted_in_room
 from bot.profile.model import Account
 from bot.profile.service import ProfileService
-from bot.profile.tokens import NoTokenError, TokenRejected, TokenUnreadable, posted_in_room
+from bot.profile.tokens import NoTokenError, TokenRejected, TokenUnreadable
 from bot.storage.calendars import CalendarStore, StoredFeed
 
 if TYPE_CHECKING:
@@ -204,39 +205,12 @@ class CalendarStatus:
         )
 
     def _posted_in_room(self, deleted: bool) -> str:
-        return posted_in_room(
-            deleted,
-            what="a calendar address",
-            renew="reset the calendar's secret address now (Google Calendar: Settings → your "
-            "calendar → Integrate calendar → Reset; Outlook: Settings → Shared calendars → "
-            "Reset links)",
-            again=f"the new address to me here, in our direct messages: `{self.prefix}calendar "
-            "set <ICS URL>`",
-        )
+        return calendar_posted_in_room(deleted, self.prefix)
 
     async def status(self, ctx: CommandContext) -> str:
         """`/calendar status`: the feed's health, last fetch and next meeting; never the URL."""
         feed = await self._store.get(ctx.sender_id)
-        if feed is None:
-            return self._none()
-        state = FeedState.from_record(feed.state)
-        now = self._clock.now()
-        zone = _zone(feed)
-        intervals = [interval_from(r) for r in feed.intervals]
-        if state.last_success is None:
-            health = "I have not fetched it successfully yet"
-        else:
-            health = f"last fetched {clock_text(state.last_success, zone, now)}"
-        if state.last_error:
-            health += f"; the last try failed: {state.last_error} ({state.failures} in a row)"
-        if state.next_attempt is not None:
-            health += f"; next try {clock_text(state.next_attempt, zone, now)}"
-        options = (
-            f"Titles in your status: {'on' if feed.show_titles else 'off'}; all-day events "
-            f"start an out of office: {'on' if feed.all_day_ooo else 'off'}."
-        )
-        today = summarise(intervals, now, zone) if state.last_success else "nothing known yet"
-        return f"Your calendar: {today}. {health.capitalize()}. {options}"
+        return self._none() if feed is None else health_text(feed, self._clock.now())
 
     async def off(self, ctx: CommandContext) -> str:
         """`/calendar off`: forget the address and the state; a meeting status ends."""
@@ -470,6 +444,28 @@ class CalendarStatus:
         """Forget what was planned (the scheduler moved, or the bot stops)."""
         self._planned.clear()
         self._seen_until = None
+
+
+def health_text(feed: StoredFeed, now: datetime) -> str:
+    """What `/calendar status` says: today's meetings, the last fetch and error, the next try
+    and the person's choices (never the address)."""
+    state = FeedState.from_record(feed.state)
+    zone = _zone(feed)
+    intervals = [interval_from(r) for r in feed.intervals]
+    if state.last_success is None:
+        health = "I have not fetched it successfully yet"
+    else:
+        health = f"last fetched {clock_text(state.last_success, zone, now)}"
+    if state.last_error:
+        health += f"; the last try failed: {state.last_error} ({state.failures} in a row)"
+    if state.next_attempt is not None:
+        health += f"; next try {clock_text(state.next_attempt, zone, now)}"
+    options = (
+        f"Titles in your status: {'on' if feed.show_titles else 'off'}; all-day events "
+        f"start an out of office: {'on' if feed.all_day_ooo else 'off'}."
+    )
+    today = summarise(intervals, now, zone) if state.last_success else "nothing known yet"
+    return f"Your calendar: {today}. {health.capitalize()}. {options}"
 
 
 def _zone(feed: StoredFeed) -> tzinfo:

@@ -224,9 +224,13 @@ async def test_an_address_posted_in_a_channel_or_a_group_dm_is_refused_and_delet
     feed = serve(feed_server, "recurrence_exceptions.ics")
     dm = await gus.direct_room(BOT_NAME)
     group = (await gus.call("createDirectMessage", "hal", BOT_NAME))["rid"]
-    for room, history in (("GENERAL", "channels.history"), (group, "im.history")):
+    for room, history, command in (
+        ("GENERAL", "channels.history", "/calendar set"),
+        (group, "im.history", "/calendar set"),
+        ("GENERAL", "channels.history", "!calender set"),  # a near miss: taken back too
+    ):
         mark = gus.heard_count
-        message_id = await gus.say(room, f"/calendar set {feed.url}")
+        message_id = await gus.say(room, f"{command} {feed.url}")
         warning = await gus.hear(
             lambda m: m["rid"] == dm and m["u"]["username"] == BOT_NAME, after=mark
         )
