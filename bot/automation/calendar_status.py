@@ -189,6 +189,9 @@ class CalendarStatus:
             else "I could not delete your message, so please delete it yourself."
         )
         error = await self.refresh(ctx.sender_id)
+        if isinstance(error, FeedAddressRefused):  # it never will be fetched: not kept
+            await self._store.forget(ctx.sender_id)
+            return f"I did not keep that calendar: {error}. {cleanup}"
         if error is not None:
             return (
                 f"I stored your calendar address, encrypted. {cleanup} But the first fetch "

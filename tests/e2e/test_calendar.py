@@ -242,6 +242,18 @@ async def test_an_address_posted_in_a_channel_or_a_group_dm_is_refused_and_delet
     assert not feed_server.requests  # never fetched
 
 
+async def test_an_address_on_a_private_network_is_refused_unless_the_admin_allows_it(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    async with automation_world(tmp_path, default_timezone="Europe/Berlin") as world:
+        ivy = await ready(world, "ivy")
+        answer = await connect(ivy, serve(feed_server, "recurrence_exceptions.ics"))
+        assert "did not keep that calendar" in answer and "127.0.0.1" in answer
+        assert "s3cret" not in answer
+        assert not feed_server.requests
+        assert "no calendar connected" in await ask_bot(ivy, "/calendar status")
+
+
 async def test_calendar_off_forgets_the_address_and_ends_a_meeting_status(
     world: ClockedWorld, feed_server: FeedServer
 ) -> None:
