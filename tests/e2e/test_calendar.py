@@ -34,6 +34,7 @@ from tests.e2e.conftest import (
 from tests.rest_helpers import sandbox_call
 
 WORKING = ("online", "Writing docs")
+STANDUP = ("busy", "In a meeting until 10:15")
 CALENDAR = {"allow_private_networks": True, "fetch_seconds": 1.0}
 FEEDS = Path(__file__).parent / "feeds"
 
@@ -86,6 +87,16 @@ async def ready(world: ClockedWorld, name: str, status: tuple[str, str] = WORKIN
 
 async def connect(person: Person, feed: Feed) -> str:
     return await ask_bot(person, f"/calendar set {feed.url}", timeout=15)
+
+
+async def in_the_standup(world: ClockedWorld, server: FeedServer, name: str) -> Person:
+    """A person whose calendar is connected, in Monday's standup (09:00-09:15 UTC)."""
+    await advance(world, to=utc(23, 8, 55))
+    person = await ready(world, name)
+    await connect(person, serve(server, "recurrence_exceptions.ics"))
+    await advance(world, to=utc(23, 9, 1))
+    assert await status_of(person) == STANDUP
+    return person
 
 
 async def test_meetings_follow_recurrence_with_an_exception_a_move_and_a_cancellation(
@@ -257,11 +268,7 @@ async def test_an_address_on_a_private_network_is_refused_unless_the_admin_allow
 async def test_calendar_off_forgets_the_address_and_ends_a_meeting_status(
     world: ClockedWorld, feed_server: FeedServer
 ) -> None:
-    await advance(world, to=utc(23, 8, 55))
-    ida = await ready(world, "ida")
-    await connect(ida, serve(feed_server, "recurrence_exceptions.ics"))
-    await advance(world, to=utc(23, 9, 1))
-    assert await status_of(ida) == ("busy", "In a meeting until 10:15")
+    ida = await in_the_standup(world, feed_server, "ida")
 
     answer = await ask_bot(ida, "/calendar off")
 
@@ -273,11 +280,7 @@ async def test_calendar_off_forgets_the_address_and_ends_a_meeting_status(
 async def test_a_restart_mid_meeting_puts_the_status_back_when_the_meeting_ends(
     world: ClockedWorld, feed_server: FeedServer
 ) -> None:
-    await advance(world, to=utc(23, 8, 55))
-    jo = await ready(world, "jo")
-    await connect(jo, serve(feed_server, "recurrence_exceptions.ics"))
-    await advance(world, to=utc(23, 9, 1))
-    assert await status_of(jo) == ("busy", "In a meeting until 10:15")
+    jo = await in_the_standup(world, feed_server, "jo")
 
     await world.restart_bot()
     await advance(world, 60)
@@ -289,11 +292,7 @@ async def test_a_restart_mid_meeting_puts_the_status_back_when_the_meeting_ends(
 async def test_a_token_revoked_during_a_meeting_is_told_once_in_the_dm(
     world: ClockedWorld, feed_server: FeedServer
 ) -> None:
-    await advance(world, to=utc(23, 8, 55))
-    kim = await ready(world, "kim")
-    await connect(kim, serve(feed_server, "recurrence_exceptions.ics"))
-    await advance(world, to=utc(23, 9, 1))
-    assert await status_of(kim) == ("busy", "In a meeting until 10:15")
+    kim = await in_the_standup(world, feed_server, "kim")
     await kim.rest("POST", "users.removePersonalAccessToken", json={"tokenName": "profile-bot"})
     dm = await kim.direct_room(BOT_NAME)
     mark = kim.heard_count
