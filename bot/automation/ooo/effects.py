@@ -1,13 +1,13 @@
 """What an absence does to the person's profile, behind one narrow interface: `begin`, `end`.
 
-Nothing else in the out-of-office code knows how the status and the name are changed, so the
-inside of this module can be replaced (by a layering of hand > out of office > calendar >
-rules) without touching the rest.
+Nothing else in the out-of-office code knows how the status and the name are changed.
 
-For now it is a temporary change through ProfileService's public API, the way `/status … for
-1h` works: the status group (presence and text) and, if the person opted in, the name group
-are set until the absence ends, and the pending reverts put back what was there. The revert
-leaves a group alone that the person changed meanwhile (by hand or through the bot), so a
+The status is the out-of-office layer of bot.automation.layers (hand > out of office >
+calendar > rules): shown until the absence ends unless a status the person set for a while
+holds it (then it shows when that one ends), and at the end the layer below comes back (a
+meeting under way) or what was there before. The name, if the person opted in, is a temporary
+change through ProfileService's public API, the way `/status … for 1h` works. Either way the
+revert leaves alone what the person changed meanwhile (by hand or through the bot), so a
 status set while away wins. Ending early moves the reverts' due time to now and runs them.
 """
 
