@@ -18,6 +18,8 @@ from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -153,6 +155,22 @@ def _words(value: Any) -> Any:
     return [word for word in re.split(r"[,\s]+", text) if word]
 
 
+class CalendarSettings(BaseModel):
+    """`[calendar]`: calendar-driven status (README "Calendar-driven status")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Fetch feeds on loopback and private networks (on-premises calendars, tests); cloud
+    # metadata addresses stay refused.
+    allow_private_networks: bool = False
+    # How often a healthy feed is fetched (most fetches are a 304); failures back off.
+    poll_minutes: float = Field(default=15.0, ge=1, le=1440, allow_inf_nan=False)
+    # How many feeds are fetched at once; the others wait their turn.
+    concurrency: int = Field(default=8, ge=1, le=256)
+    # How long one fetch may take in all (connect, redirects, body) before it counts as failed.
+    fetch_seconds: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+
+
 class BotSettings(BaseSettings):
     """Everything the bot needs to run; see bot.example.toml for each key and its default."""
 
@@ -207,6 +225,7 @@ class BotSettings(BaseSettings):
     # their absence shows.
     ooo_auto_reply: bool = True
     ooo_presence: Literal["away", "busy", "offline"] = "away"
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -424,6 +443,11 @@ class BotSettings(BaseSettings):
             *(f"  {rule.describe()}" for rule in self.rules),
             f"presets: {len(self.presets) or 'none'}",
             *(f"  {preset.describe()}" for preset in self.presets),
+            (
+                f"calendar: polled every {self.calendar.poll_minutes:g} min, "
+                f"{self.calendar.concurrency} at once, private networks "
+                f"{'allowed' if self.calendar.allow_private_networks else 'refused'}"
+            ),
         ]
 
 

@@ -2,7 +2,8 @@
 
 Nothing to configure and no server needed: the sandbox runs in-process on a free loopback port,
 the bot connects to it over real sockets exactly as it would to Rocket.Chat, and Alice delegates a
-token and uses each command. Every step checks what it should have done; the exit status is 0
+token and uses each command, then connects a calendar (served by the demo itself on 127.0.0.1)
+with a meeting under way. Every step checks what it should have done; the exit status is 0
 only when all of them did.
 """
 
@@ -12,11 +13,14 @@ import asyncio
 import logging
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from bot.app.config import load_settings
 from bot.app.runner import ProfileBot
@@ -94,6 +98,8 @@ async def run_demo(
                 db=str(Path(workdir) / "bot.db"),
                 secret_key=generate_key(),
                 use_environment=False,
+                # The demo's calendar is served on 127.0.0.1, which bots refuse by default.
+                calendar={"allow_private_networks": True},
             )
             bot = await stack.enter_async_context(ProfileBot(settings))
             bot.start()
@@ -102,6 +108,8 @@ async def run_demo(
             show_profile(script, "Alice's profile before", before)
             script.out("\nThe conversation:")
             await play(script, alice)
+            feed = await stack.enter_async_context(serve_calendar(datetime.now(UTC)))
+            await play_calendar(script, alice, feed)
             after = await alice.profile()
             show_profile(script, "Alice's profile after", after)
     if script.failures:
@@ -163,6 +171,58 @@ async def play(script: Script, alice: Person) -> None:
     script.check(
         "/help lists the commands", all(name in answer for name in ("status", "bio", "nick"))
     )
+
+
+@asynccontextmanager
+async def serve_calendar(now: datetime) -> AsyncIterator[str]:
+    """An ICS feed on 127.0.0.1 with a meeting under way (started 5 minutes ago, 30 long);
+    its address, with a secret path as calendar services give."""
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=5)
+    ics = DEMO_CALENDAR.format(
+        start=f"{start:%Y%m%dT%H%M%SZ}", end=f"{start + timedelta(minutes=30):%Y%m%dT%H%M%SZ}"
+    )
+
+    async def calendar(request: web.Request) -> web.Response:
+        return web.Response(text=ics, content_type="text/calendar")
+
+    app = web.Application()
+    app.router.add_get("/private-d3m0/basic.ics", calendar)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/private-d3m0/basic.ics"
+    finally:
+        await runner.cleanup()
+
+
+async def play_calendar(script: Script, alice: Person, feed: str) -> None:
+    """Alice connects her calendar during a meeting: her status follows it, then comes back."""
+    before = (await alice.profile()).get("statusText")
+    script.out("\nCalendar-driven status (a meeting is under way in Alice's calendar):")
+    script.line("DM", "alice", "/calendar set <her calendar's secret ICS address>")
+    answer = str((await alice.ask(BOT[0], f"/calendar set {feed}", timeout=20))["msg"])
+    script.line("DM", BOT[0], answer)
+    script.check("the answer says what the feed holds today", "1 meeting today" in answer)
+    script.check("the bot never repeats the address", "d3m0" not in answer)
+    profile = await alice.profile()
+    text = str(profile.get("statusText") or "")
+    script.check(
+        f"status is now busy, {text!r}",
+        profile.get("status") == "busy" and text.startswith("In a meeting until"),
+    )
+    script.line("DM", "alice", "/calendar off")
+    script.line("DM", BOT[0], str((await alice.ask(BOT[0], "/calendar off"))["msg"]))
+    after = (await alice.profile()).get("statusText")
+    script.check(f"the status before the meeting is back ({after!r})", after == before)
+
+
+DEMO_CALENDAR = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//rcbot demo//EN\r\nBEGIN:VEVENT\r\n"
+    "UID:demo@rcbot.test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\n"
+    "SUMMARY:Planning\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 async def _message_deleted(script: Script, alice: Person, room_id: str, token: str) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
+from bot.automation.layers import Layer, StatusLayers
 from bot.automation.members import RoomDirectory
 from bot.automation.model import Rule
 from bot.automation.patterns import PatternTimeout
@@ -29,6 +30,7 @@ from bot.core.errors import ServerError, UserError
 from bot.core.message import IncomingMessage
 from bot.framework.parser import ParsedCommand
 from bot.profile.model import Account, Cause, ProfileRefused
+from bot.profile.reverts import STATUS_FIELDS
 from bot.profile.service import ProfileService
 from bot.profile.tokens import NoTokenError, TokenRejected
 from bot.storage.automation import AutomationStore, Claims, DelegatedUser
@@ -79,7 +81,9 @@ class RuleEngine:
         max_attempts: int = MAX_ATTEMPTS,
         concurrency: int = CONCURRENCY,
         claims: Claims | None = None,
+        layers: StatusLayers | None = None,
     ) -> None:
+        self._layers = layers
         self._rules = {rule.name.casefold(): rule for rule in rules}
         self._message_rules = [rule for rule in rules if rule.trigger.rooms]
         self._profile = profile
@@ -230,11 +234,16 @@ class RuleEngine:
         """One try of the rule's change for one person; schedules the next try on failure."""
         account = Account(user.user_id, user.username)
         try:
-            changes = await self._profile.apply(
-                account,
-                rule.change.fields(),
-                cause=Cause("rule", rule.name),
-                duration=rule.change.duration,
+            fields = await self._layered(account, rule)
+            changes = (
+                await self._profile.apply(
+                    account,
+                    fields,
+                    cause=Cause("rule", rule.name),
+                    duration=rule.change.duration,
+                )
+                if fields
+                else {}
             )
         except NoTokenError:
             log.info("rule %s: %s has no token any more", rule.name, user.user_id)
@@ -252,6 +261,25 @@ class RuleEngine:
             return
         if changes:
             log.info("rule %s changed %s of %s", rule.name, ", ".join(changes), user.user_id)
+
+    async def _layered(self, account: Account, rule: Rule) -> dict[str, str]:
+        """The rule's fields to set now. Rules are the lowest status layer
+        (bot.automation.layers): while a meeting, an absence or a status set for a while
+        holds the status, the rule's status is kept for when it ends, and only the rest is
+        set; a temporary one is kept too, to come back after a meeting that covers it."""
+        fields = rule.change.fields()
+        status = {key: fields[key] for key in STATUS_FIELDS if key in fields}
+        if self._layers is None or not status:
+            return fields
+        duration = rule.change.duration
+        until = self._clock.now() + duration if duration is not None else None
+        cause = Cause("rule", rule.name)
+        if await self._layers.covered(account.sender_id, Layer.RULE):
+            await self._layers.keep(account, Layer.RULE, status, cause=cause, until=until)
+            return {key: value for key, value in fields.items() if key not in status}
+        if until is not None:
+            await self._layers.keep(account, Layer.RULE, status, cause=cause, until=until)
+        return fields
 
     async def _failed(
         self,

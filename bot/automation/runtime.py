@@ -13,13 +13,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.automation.calendar_status import CalendarOptions, CalendarStatus
 from bot.automation.engine import RuleEngine, retry_delay
+from bot.automation.layers import StatusLayers
 from bot.automation.members import RoomDirectory
 from bot.automation.model import Rule
 from bot.automation.ooo.service import OooSettings, OutOfOffice, Teller
 from bot.automation.schedule import (
     AbsenceEnds,
     AbsenceStarts,
+    CalendarCheck,
+    CalendarPoll,
     FireRule,
     Job,
     RetryRule,
@@ -31,11 +35,13 @@ from bot.core.clock import Clock
 from bot.core.errors import ServerError, UserError
 from bot.profile.audit import AuditLog
 from bot.profile.model import ProfileRefused
-from bot.profile.reverts import RevertBook
+from bot.profile.reverts import STATUS_GROUP, RevertBook
 from bot.profile.service import ProfileService
 from bot.profile.tokens import NoTokenError, TokenRejected
 from bot.storage.absences import AbsenceStore
 from bot.storage.automation import AutomationStore, Claims
+from bot.storage.calendars import CalendarStore
+from bot.storage.layers import LayerStore
 
 if TYPE_CHECKING:
     from bot.rocketchat.rest import RestClient
@@ -57,6 +63,8 @@ class AutomationSettings(OooSettings, Protocol):
     def replica_lease(self) -> float: ...
     @property
     def timezone(self) -> tzinfo: ...
+    @property
+    def calendar(self) -> Any: ...  # bot.app.config.CalendarSettings
 
 
 class Automation:
@@ -93,6 +101,7 @@ class Automation:
         self.reverts = reverts
         self.profile = profile
         self.scheduler = Scheduler(clock, self._run)
+        self.layers = StatusLayers(profile, reverts, LayerStore(store), clock)
         self.engine = RuleEngine(
             settings.rules,
             profile=profile,
@@ -104,6 +113,7 @@ class Automation:
             notify=tell,
             prefix=prefix,
             claims=self.claims,
+            layers=self.layers,
         )
         self.ooo = OutOfOffice(
             profile,
@@ -117,6 +127,17 @@ class Automation:
             owner=replicas.id if replicas else "local",
             shared=replicas is not None,
             lease=settings.replica_lease,
+            layers=self.layers,
+        )
+        self.calendar = CalendarStatus(
+            profile,
+            self.layers,
+            CalendarStore(store),
+            clock,
+            schedule=self.scheduler.at,
+            options=CalendarOptions.from_settings(settings.calendar),
+            tell=tell,
+            ooo=self.ooo,
         )
         self.reverts.subscribe(
             lambda user_id, group, due: self.scheduler.at(due, RevertDue(user_id, group))
@@ -130,6 +151,7 @@ class Automation:
             "audit": self.audit,
             "rules": self.engine,
             "ooo": self.ooo,
+            "calendar": self.calendar,
         }
 
     @property
@@ -140,6 +162,7 @@ class Automation:
     async def start(self) -> None:
         """Start the scheduler: at once with one process; with replicas, `lead()` starts it on
         the replica that holds the scheduler lease."""
+        await self.calendar.__aenter__()  # the feeds' connection pool, for commands too
         if self.replicas is None:
             await self._begin()
         else:
@@ -162,6 +185,7 @@ class Automation:
             await self.claims.renew()
             await self._pick_up_reverts()
             await self.ooo.tick()
+            await self.calendar.tick()
 
     async def _pick_up_reverts(self) -> None:
         horizon = self.clock.now() + timedelta(seconds=self.claims.lease)
@@ -172,6 +196,7 @@ class Automation:
 
     async def _end(self) -> None:
         self.leading = False
+        self.calendar.pause()
         await self.ooo.pause()
         await self.scheduler.stop()
         self.scheduler.clear()
@@ -191,12 +216,15 @@ class Automation:
             log.info("finishing rule %s (due %s), left unfinished by a stopped replica", rule, due)
             self.scheduler.at(self.clock.now(), FireRule(rule, due, rearm=False))
         await self.ooo.resume()  # absences: scheduled again, followed, finished if left halfway
+        await self.calendar.resume()  # feeds: polled again, meeting statuses checked
 
     async def stop(self) -> None:
         """Stop the scheduler (pending reverts stay stored for the next start) and, with
         replicas, hand the scheduler lease on at once."""
         await self.ooo.pause()
+        self.calendar.pause()
         await self.scheduler.stop()
+        await self.calendar.__aexit__(None, None, None)
         if self.replicas is not None and self.leading:
             self.leading = False
             await self.replicas.release(SCHEDULER_LEASE)
@@ -208,6 +236,8 @@ class Automation:
             await self.engine.retry(job)
         elif isinstance(job, AbsenceStarts | AbsenceEnds):
             await self.ooo.run(job)
+        elif isinstance(job, CalendarPoll | CalendarCheck):
+            await self.calendar.run(job)
         else:
             await self._revert(job)
 
@@ -218,7 +248,10 @@ class Automation:
         if not await self.claims.revert(job.user_id, job.group, pending.due_at):
             return  # another replica is putting it back
         try:
-            await self.profile.revert(pending)
+            if job.group == STATUS_GROUP:  # a lower status layer may come back instead
+                await self.layers.put_back(pending)
+            else:
+                await self.profile.revert(pending)
             return
         except NoTokenError:
             error: Exception = UserError("you removed your token, so I can't act for you.")

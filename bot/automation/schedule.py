@@ -99,7 +99,21 @@ class AbsenceEnds:
     absence_id: str
 
 
-Job = FireRule | RetryRule | RevertDue | AbsenceStarts | AbsenceEnds
+@dataclass(frozen=True, slots=True)
+class CalendarPoll:
+    """A person's calendar feed may be due for a fetch (its stored state decides)."""
+
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarCheck:
+    """A meeting of a person's may start or end now: their status follows the calendar."""
+
+    user_id: str
+
+
+Job = FireRule | RetryRule | RevertDue | AbsenceStarts | AbsenceEnds | CalendarPoll | CalendarCheck
 Runner = Callable[[Job], Awaitable[None]]
 
 

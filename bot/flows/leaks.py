@@ -17,6 +17,9 @@ length and character screen and the flood gate, so that none slips past:
 * `/password <something>` (or a near miss such as `/pasword`): outside the DM it is deleted and
   the sender told to choose another password; in the DM only a readable `/password` reaches
   the command, anything else is deleted.
+* `/calendar set <address>` (or a near miss such as `/calender set`): a calendar's secret ICS
+  address reads the whole calendar. Outside the DM it is deleted (with the sender's stored
+  token) and the sender told to reset the address; in the DM it reaches the command.
 
 The guard decides in the sender's queue, in order with their other messages. It never logs or
 repeats what it found.
@@ -33,6 +36,7 @@ from bot.core.values import WHITESPACE, PersonalAccessToken, tokens_in
 from bot.framework.flood import readable_head
 from bot.framework.parser import ParsedCommand, parse_command
 from bot.framework.steps import GuardDecision
+from bot.profile.tokens import posted_in_room
 
 if TYPE_CHECKING:
     from bot.flows.conversations import Conversations
@@ -45,6 +49,7 @@ log = logging.getLogger(__name__)
 
 PASSWORD_COMMAND: Final = "password"
 TOKEN_COMMAND: Final = "token"
+CALENDAR_COMMAND: Final = "calendar"
 # What people put around a pasted token: quotes, backticks (code spans and fences), brackets,
 # the usage line's <>, and the full stop of a sentence.
 _AROUND: Final = WHITESPACE + "\"'`<>()[]{}“”„‘’.,;:!?"
@@ -77,6 +82,7 @@ class LeakGuard:
         return bool(
             tokens_in(message.text)
             or self._password_call(message) is not None
+            or self._calendar_call(message) is not None
             or await self._conversations.awaits_secret(message)
         )
 
@@ -106,6 +112,11 @@ class LeakGuard:
                 return GuardDecision.run()
             await self._tell(message, await self._password.take_back(self._ctx(message)))
             return GuardDecision.done()
+        if self._calendar_call(message) is not None:
+            if message.is_direct:
+                return GuardDecision.passed()  # private: the command (or its usage) answers
+            await self._take_back_calendar(message)
+            return GuardDecision.done()
         return GuardDecision.passed()
 
     async def refuse(self, message: IncomingMessage, notice: str | None) -> None:
@@ -118,6 +129,8 @@ class LeakGuard:
         told = await self._tokens.take_back(self._ctx(message), candidates) if candidates else None
         if told is None and self._password_call(message) is not None:
             told = await self._password.take_back(self._ctx(message))
+        if told is None and not message.is_direct and self._calendar_call(message) is not None:
+            await self._take_back_calendar(message)
         text = " ".join(part for part in (notice, told) if part)
         if text:
             await self._tell(message, text)
@@ -137,6 +150,27 @@ class LeakGuard:
         if spec is not None:
             return None  # another command that exists
         return parsed if self._registry.suggest(parsed.name) == PASSWORD_COMMAND else None
+
+    def _calendar_call(self, message: IncomingMessage) -> ParsedCommand | None:
+        """`/calendar set <something>`, or a near miss of the command's name."""
+        parsed = parse_command(
+            readable_head(message.text),
+            prefixes=self._registry.prefixes,
+            direct=message.is_direct,
+        )
+        if parsed is None or not parsed.rest.strip(_AROUND).casefold().startswith("set"):
+            return None
+        if parsed.key == CALENDAR_COMMAND:
+            return parsed
+        if self._registry.find(parsed.name) is not None:
+            return None
+        return parsed if self._registry.suggest(parsed.name) == CALENDAR_COMMAND else None
+
+    async def _take_back_calendar(self, message: IncomingMessage) -> None:
+        """A calendar address where others read it: delete it, tell the sender it leaked."""
+        deleted = await self._tokens.take_back_secret(self._ctx(message))
+        log.warning("took back a calendar address of %s from a room", message.sender_id)
+        await self._tell(message, calendar_posted_in_room(deleted, self._tokens.prefix))
 
     def _intended_token(self, text: str) -> str | None:
         """The token of a DM message that gives one: alone or as `/token set <token>`, with
@@ -160,6 +194,19 @@ class LeakGuard:
     @staticmethod
     def _ctx(message: IncomingMessage) -> CommandContext:
         return CommandContext.from_message(message)
+
+
+def calendar_posted_in_room(deleted: bool, prefix: str) -> str:
+    """What someone who posted a calendar address outside the DM is told."""
+    return posted_in_room(
+        deleted,
+        what="a calendar address",
+        renew="reset the calendar's secret address now (Google Calendar: Settings → your "
+        "calendar → Integrate calendar → Reset; Outlook: Settings → Shared calendars → "
+        "Reset links)",
+        again=f"the new address to me here, in our direct messages: `{prefix}calendar set "
+        "<ICS URL>`",
+    )
 
 
 def _token_set(token: str) -> ParsedCommand:

@@ -139,9 +139,9 @@ class StatusChange:
 @dataclass(frozen=True)
 class Cause:
     """Why the bot changed a profile, as the audit trail shows it: `command /status`,
-    `rule evening-away`, `expiry` or `undo`."""
+    `rule evening-away`, `calendar` (a meeting under way), `expiry` or `undo`."""
 
-    kind: Literal["command", "rule", "expiry", "undo"]
+    kind: Literal["command", "rule", "calendar", "expiry", "undo"]
     detail: str = ""
 
     def __str__(self) -> str:

@@ -12,6 +12,8 @@ change made elsewhere (`ended_by_server_expiry`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
@@ -57,6 +59,15 @@ def ended_by_server_expiry(pending: PendingRevert, profile: Profile, now: dateti
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """What to show when a temporary change ends while a lower one is still under way."""
+
+    fields: Mapping[str, str]
+    cause: Cause
+    until: datetime | None
+
+
 class Restorer:
     """Undo and expiry: the two ways a change is taken back."""
 
@@ -75,9 +86,13 @@ class Restorer:
         self._clock = clock
         self.prefix = prefix
 
-    async def revert(self, pending: PendingRevert) -> bool:
+    async def revert(self, pending: PendingRevert, *, then: Handover | None = None) -> bool:
         """Put back a temporary change that fell due; False when the fields no longer hold what
-        the bot set (changed elsewhere) or the revert is gone, and nothing was changed."""
+        the bot set (changed elsewhere) or the revert is gone, and nothing was changed.
+
+        `then`: instead of what the change replaced, show these values (a lower status layer
+        still under way, bot.automation.layers), and put back what was there before both
+        when `then.until` comes (never, for a lasting one)."""
         books = self._changes.books
         if books is None:
             return False
@@ -101,6 +116,9 @@ class Restorer:
                 )
                 await books.reverts.cancel(latest.user_id, [latest.group])
                 return False
+            if then is not None:
+                await self._hand_over(actor, credentials, profile, latest, then)
+                return True
             await self._changes.commit(
                 actor,
                 credentials,
@@ -111,6 +129,34 @@ class Restorer:
                 custom_fields=custom_with(profile, latest.restore),
             )
             return True
+
+    async def _hand_over(
+        self,
+        actor: Account,
+        credentials: Credentials,
+        profile: Profile,
+        latest: PendingRevert,
+        then: Handover,
+    ) -> None:
+        """Show `then.fields` as a lasting change, then (for a temporary one) keep the original
+        values to put back at `then.until`: the revert is written here rather than by the
+        change path, which would take what the server's expiry left (8.6) for the original."""
+        books = self._changes.books
+        assert books is not None
+        await self._changes.commit(
+            actor,
+            credentials,
+            profile,
+            then.fields,
+            label=label_of(then.fields),
+            cause=then.cause,
+            custom_fields=custom_with(profile, then.fields),
+        )
+        if then.until is None or then.until <= self._now():
+            return
+        await books.reverts.schedule(
+            replace(latest, due_at=then.until, expected=dict(then.fields), cause=str(then.cause))
+        )
 
     async def undo(self, actor: Actor) -> UndoOutcome:
         """Put back what the sender's last change through the bot replaced (never e-mail,

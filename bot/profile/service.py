@@ -40,7 +40,7 @@ from bot.profile.policy import (
     WorkspacePolicy,
 )
 from bot.profile.reader import ProfileReader
-from bot.profile.restore import Restorer
+from bot.profile.restore import Handover, Restorer
 from bot.profile.snapshots import ProfileSnapshots
 from bot.profile.tokens import TokenService
 
@@ -300,9 +300,10 @@ class ProfileService:
                 actor, credentials, profile, fields, label=label, cause=cause, deadline=deadline
             )
 
-    async def revert(self, pending: PendingRevert) -> bool:
-        """Put back a temporary change that fell due (bot.profile.restore)."""
-        return await self._restorer.revert(pending)
+    async def revert(self, pending: PendingRevert, *, then: Handover | None = None) -> bool:
+        """Put back a temporary change that fell due, or show `then` instead (a lower status
+        layer still under way), as bot.profile.restore says."""
+        return await self._restorer.revert(pending, then=then)
 
     async def undo(self, ctx: Actor) -> UndoOutcome:
         """Put back what the sender's last change through the bot replaced."""

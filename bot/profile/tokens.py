@@ -50,6 +50,22 @@ def token_howto(prefix: str = "/") -> str:
     )
 
 
+def posted_in_room(deleted: bool, *, what: str, renew: str, again: str) -> str:
+    """What someone who posted a secret in a room is told: `what` it was ("a token"), how to
+    `renew` it, and how to send it `again`. One sentence for every secret, so the advice
+    stays the same."""
+    cleanup = (
+        "I deleted your message"
+        if deleted
+        else "I could not delete your message, so please delete it yourself right away"
+    )
+    return (
+        f"Please never post {what} in a room: everyone there can read it. I did not store "
+        f"it, and {cleanup}. Because others may have seen it, treat it as leaked and "
+        f"{renew}, then send {again}"
+    )
+
+
 class NoTokenError(UserError):
     """The sender has not given the bot a token yet; the message explains how to."""
 
@@ -174,18 +190,23 @@ class TokenService:
         )
 
     def _posted_in_room(self, deleted: bool) -> str:
-        cleanup = (
-            "I deleted your message"
-            if deleted
-            else "I could not delete your message, so please delete it yourself right away"
+        return posted_in_room(
+            deleted,
+            what="a token",
+            renew="regenerate it now (avatar → Account → Personal Access Tokens → Regenerate, "
+            "or remove it and add a new one)",
+            again=f"the new token to me here, in our direct messages: `{self.prefix}token set "
+            "<token>`",
         )
-        return (
-            "Please never post a token in a room: everyone there can read it. I did not store "
-            f"it, and {cleanup}. Because others may have seen it, regenerate it now (avatar → "
-            "Account → Personal Access Tokens → Regenerate, or remove it and add a new one), then "
-            f"send the new token to me here, in our direct messages: `{self.prefix}token set "
-            "<token>`"
-        )
+
+    async def take_back_secret(self, ctx: CommandContext) -> bool:
+        """Delete the message `ctx` came in, as its author, with their stored token (another
+        secret than a token posted where it must not be); False when that is not possible."""
+        try:
+            credentials = await self.credentials(ctx)
+        except UserError:
+            return False
+        return await self._delete_message(ctx, credentials)
 
     async def take_back(self, ctx: CommandContext, candidates: list[str]) -> str | None:
         """Delete a message that holds one of the sender's live tokens, and forget that token if

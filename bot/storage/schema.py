@@ -263,6 +263,39 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    # Calendar-driven status (bot/storage/calendars.py): per person the feed address, encrypted
+    # like a token (context "calendar:<user id>"), their choices, the poll state (JSON: the
+    # validators, failures, next attempt, how far the kept intervals reach), the busy intervals
+    # kept from the last expansion (JSON, UTC) and the busy block the status shows now. Status
+    # layers (bot/storage/layers.py): what each layer (out of office, calendar, rule) wants the
+    # status to be while a higher one covers it, so it comes back when that one ends.
+    Migration(
+        "calendar feeds and status layers",
+        (
+            """CREATE TABLE calendar_feeds (
+                user_id TEXT PRIMARY KEY,
+                username TEXT NOT NULL,
+                url_encrypted {BLOB} NOT NULL,
+                show_titles INTEGER NOT NULL DEFAULT 0,
+                all_day_ooo INTEGER NOT NULL DEFAULT 0,
+                state TEXT NOT NULL,
+                intervals TEXT NOT NULL,
+                shown_start TEXT,
+                shown_end TEXT,
+                warned INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE status_layers (
+                user_id TEXT NOT NULL,
+                layer TEXT NOT NULL,
+                username TEXT NOT NULL,
+                fields TEXT NOT NULL,
+                until_at TEXT,
+                cause TEXT NOT NULL,
+                PRIMARY KEY (user_id, layer)
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

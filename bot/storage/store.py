@@ -57,6 +57,28 @@ async def _key_state(db: Connection, box: SecretBox) -> tuple[bool | None, int]:
     return True, stored
 
 
+async def _reseal_calendar_addresses(db: Connection, old: SecretBox, new: SecretBox) -> None:
+    """Re-encrypt the calendar addresses with the new key; one the old key cannot read is
+    dropped (its owner sets it again), since nobody could use it anyway."""
+    rows = await db.fetchall("SELECT user_id, url_encrypted FROM calendar_feeds")
+    for user_id, sealed in rows:
+        context = calendar_context(str(user_id))
+        try:
+            address = old.decrypt(bytes(sealed), context=context)
+        except DecryptionError:
+            await db.execute("DELETE FROM calendar_feeds WHERE user_id = ?", (user_id,))
+            continue
+        await db.execute(
+            "UPDATE calendar_feeds SET url_encrypted = ? WHERE user_id = ?",
+            (new.encrypt(address, context=context), user_id),
+        )
+
+
+def calendar_context(user_id: str) -> str:
+    """What a calendar address is bound to when encrypted (never usable as a token's)."""
+    return f"calendar:{user_id}"
+
+
 def _wrong_key_message(stored: int, path: str) -> str:
     return (
         f"{describe_key('secret_key')}: is not the key that encrypted the {stored} token(s) "
@@ -229,6 +251,19 @@ class Store:
         """A connection for reads (serialised with the writes on SQLite)."""
         return self.database.reading()
 
+    # -- other secrets (calendar addresses) ---------------------------------------------------
+
+    def seal(self, secret: str, *, context: str) -> bytes:
+        """`secret` encrypted with the configured key, bound to `context` (e.g. the owner)."""
+        return self._box.encrypt(secret, context=context)
+
+    def unseal(self, sealed: bytes, *, context: str) -> str | None:
+        """What `seal` encrypted, or None when the configured key cannot read it."""
+        try:
+            return self._box.decrypt(bytes(sealed), context=context)
+        except DecryptionError:
+            return None
+
     # -- delegated tokens -------------------------------------------------------------------
 
     async def put_token(self, *, user_id: str, username: str, token: str) -> None:
@@ -376,6 +411,7 @@ class Store:
             await db.executemany(
                 "UPDATE delegated_tokens SET token_encrypted = ? WHERE user_id = ?", updates
             )
+            await _reseal_calendar_addresses(db, self._box, new_box)
             await db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",

@@ -38,6 +38,7 @@ INJECTABLES |= {"conversations", "sensitive"}  # bot/app.py: sensitive changes (
 INJECTABLES |= {"audit", "rules"}  # bot/app.py: team automation (issue 5)
 INJECTABLES |= {"presets"}  # bot/app/runner.py: status presets and recents (issue 17)
 INJECTABLES |= {"ooo"}  # bot/automation/runtime.py: out of office (issue 17)
+INJECTABLES |= {"calendar"}  # bot/automation/runtime.py: calendar-driven status (issue 17)
 BUILTIN = {"bio", "field", "help", "name", "nick", "profile", "status", "token"}
 _packages = itertools.count()
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,13 @@ def feed_text(name: str) -> str:
 
 @pytest.fixture
 async def feed_server() -> AsyncIterator[FeedServer]:
+    async with serving_feeds() as server:
+        yield server
+
+
+@asynccontextmanager
+async def serving_feeds() -> AsyncIterator[FeedServer]:
+    """A FeedServer listening on 127.0.0.1 until the block ends (also for tests/e2e)."""
     server = FeedServer()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", server.handle)

@@ -24,6 +24,7 @@ from bot.core.clock import ManualClock
 from bot.core.crypto import generate_key
 from sandbox import serve
 from sandbox.people import Person, create_account
+from tests.calendar.conftest import FeedServer, serving_feeds
 from tests.conftest import ADMIN, ADMIN_ENV, RC_VERSION, RC_VERSIONS, rc_environ
 
 BOT_NAME = "profilebot"
@@ -320,3 +321,10 @@ async def status_of(person: Person) -> tuple[str, str]:
     """(presence, status text) of `person` as Rocket.Chat shows them to themselves."""
     user = await person.profile()
     return str(user.get("statusDefault") or user["status"]), str(user.get("statusText") or "")
+
+
+@pytest.fixture
+async def feed_server() -> AsyncIterator[FeedServer]:
+    """Calendar feeds on 127.0.0.1 (tests/calendar/conftest.py), for calendar-driven status."""
+    async with serving_feeds() as server:
+        yield server

@@ -1,13 +1,13 @@
 """What an absence does to the person's profile, behind one narrow interface: `begin`, `end`.
 
-Nothing else in the out-of-office code knows how the status and the name are changed, so the
-inside of this module can be replaced (by a layering of hand > out of office > calendar >
-rules) without touching the rest.
+Nothing else in the out-of-office code knows how the status and the name are changed.
 
-For now it is a temporary change through ProfileService's public API, the way `/status … for
-1h` works: the status group (presence and text) and, if the person opted in, the name group
-are set until the absence ends, and the pending reverts put back what was there. The revert
-leaves a group alone that the person changed meanwhile (by hand or through the bot), so a
+The status is the out-of-office layer of bot.automation.layers (hand > out of office >
+calendar > rules): shown until the absence ends unless a status the person set for a while
+holds it (then it shows when that one ends), and at the end the layer below comes back (a
+meeting under way) or what was there before. The name, if the person opted in, is a temporary
+change through ProfileService's public API, the way `/status … for 1h` works. Either way the
+revert leaves alone what the person changed meanwhile (by hand or through the bot), so a
 status set while away wins. Ending early moves the reverts' due time to now and runs them.
 """
 
@@ -17,12 +17,13 @@ import logging
 from dataclasses import replace
 from typing import Final, Protocol
 
+from bot.automation.layers import Layer, StatusLayers
 from bot.automation.ooo.model import status_text, with_suffix
 from bot.core.clock import Clock
 from bot.core.errors import UserError
 from bot.core.values import StatusType
 from bot.profile.model import Account, Cause
-from bot.profile.reverts import RevertBook
+from bot.profile.reverts import STATUS_GROUP, RevertBook
 from bot.profile.service import ProfileService
 from bot.storage.absences import Absence
 
@@ -55,11 +56,13 @@ class TemporaryProfileChange:
         clock: Clock,
         *,
         presence: StatusType = StatusType.AWAY,
+        layers: StatusLayers | None = None,
     ) -> None:
         self._profile = profile
         self._reverts = reverts
         self._clock = clock
         self._presence = presence
+        self._layers = layers
         self._cause = Cause("command", f"{profile.prefix}ooo")
 
     async def begin(self, absence: Absence) -> None:
@@ -68,7 +71,12 @@ class TemporaryProfileChange:
             return
         account = Account(absence.user_id, absence.username)
         status = {"presence": self._presence.value, "status_text": status_text(absence)}
-        await self._profile.apply(account, status, cause=self._cause, duration=left)
+        if self._layers is not None:  # a status set by hand for a while wins until it ends
+            await self._layers.show(
+                account, Layer.OOO, status, cause=self._cause, until=absence.ends_at
+            )
+        else:
+            await self._profile.apply(account, status, cause=self._cause, duration=left)
         if not absence.name_suffix:
             return
         try:
@@ -85,6 +93,16 @@ class TemporaryProfileChange:
     async def end(self, absence: Absence) -> None:
         now = self._clock.now()
         for group in GROUPS:
+            if group == STATUS_GROUP and self._layers is not None:
+                try:  # the layer below (a meeting under way) comes back, or what was there
+                    await self._layers.end(absence.user_id, Layer.OOO)
+                except Exception as error:  # noqa: BLE001 - the scheduled revert tries again
+                    log.warning(
+                        "putting back the status of %s after an absence failed (%s)",
+                        absence.user_id,
+                        type(error).__name__,
+                    )
+                continue
             pending = await self._reverts.get(absence.user_id, group)
             if pending is None or pending.cause != str(self._cause):
                 continue  # changed through the bot since (a lasting change, a new /status …)

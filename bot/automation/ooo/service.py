@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
+from bot.automation.layers import StatusLayers
 from bot.automation.ooo.digest import digest_text
 from bot.automation.ooo.effects import AbsenceEffects, TemporaryProfileChange
 from bot.automation.ooo.following import Followers, FollowSettings
@@ -76,6 +77,7 @@ class OutOfOffice:
         shared: bool = False,
         lease: float = 15.0,
         effects: AbsenceEffects | None = None,
+        layers: StatusLayers | None = None,
     ) -> None:
         self._profile = profile
         self._store = store
@@ -89,7 +91,7 @@ class OutOfOffice:
         self._lease = timedelta(seconds=lease)
         presence = StatusType(settings.ooo_presence)
         self._effects = effects or TemporaryProfileChange(
-            profile, reverts, clock, presence=presence
+            profile, reverts, clock, presence=presence, layers=layers
         )
         self._bots = BotSenders(
             rest, BotAccount(BotLogin.from_settings(settings), rest).credentials
@@ -220,6 +222,10 @@ class OutOfOffice:
             "Your out of office is over: your status is back to what it was (unless you "
             "changed it meanwhile), and the list of what came in is above."
         )
+
+    async def away(self, user_id: str) -> bool:
+        """Whether `user_id` has an absence, scheduled or under way."""
+        return await self._store.of_user(user_id) is not None
 
     async def choose_name_suffix(self, actor: Actor, on: bool) -> str:
         """`/ooo name on|off`."""
