@@ -19,8 +19,9 @@ benchmark's mixes with the same first words, doing only what a bot must do for i
 and one reply per message. No parser, plugins, storage, audit, checks or retries; one task per
 message; everything in memory. It runs tuned as the bot is, so that only the bot's own work
 differs: the same garbage-collection settings (bot.app.gc_tuning: raised thresholds, start-up
-frozen) and the same HTTP client settings as bot.rocketchat.rest.RestClient (no cookie jar, each
-URL parsed once, each body serialised once, the same default headers and timeout).
+frozen), the same HTTP client settings as bot.rocketchat.rest.RestClient (no cookie jar, each
+URL parsed once, each body serialised once, the same default headers and timeout) and the same
+websocket as bot.rocketchat.transport (no permessage-deflate).
 
     BENCH_BASELINE_PASSWORD=... python -m bench.baseline --server-url URL --username NAME
 
@@ -39,6 +40,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import aiohttp
+import websockets
 from rocketchat_async import RocketChat
 from yarl import URL
 
@@ -117,12 +119,26 @@ class BareRest:
         return answered
 
 
+class UncompressedRocketChat(RocketChat):  # type: ignore[misc]
+    """rocketchat-async with its socket opened without permessage-deflate, as the bot's."""
+
+    async def _start(self, address: str, connected_fut: asyncio.Future[bool]) -> None:
+        try:
+            async with websockets.connect(address, compression=None) as websocket:
+                self.dispatch_task = self._dispatcher.run(websocket)
+                connected_fut.set_result(True)
+                await self.dispatch_task
+        except Exception as exc:  # noqa: BLE001 - as rocketchat-async: run() sees the close
+            if not connected_fut.done():
+                connected_fut.set_exception(exc)
+
+
 class BareBot:
     """One DDP connection; tokens, kept user documents, undo values and e-mail talks in dicts."""
 
     def __init__(self, server_url: str, http: aiohttp.ClientSession) -> None:
         self._rest = BareRest(server_url, http)
-        self._client = RocketChat()
+        self._client = UncompressedRocketChat()
         self._tokens: dict[str, str] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._undo: dict[str, tuple[str, dict[str, str]]] = {}

@@ -189,9 +189,13 @@ class RealtimeConnection:
 
     async def _serve_socket(self, opened: asyncio.Future[bool]) -> None:
         """rocketchat-async's `_start` (open the socket, run its dispatcher on it), with the
-        bot's FRAME_LIMIT instead of websockets' default 1 MiB."""
+        bot's FRAME_LIMIT instead of websockets' default 1 MiB, and without permessage-deflate:
+        compressing every reply and inflating every frame was 7 % of the bot's CPU under load
+        (bench/RESULTS.md), for DDP frames of a few hundred bytes."""
         try:
-            async with open_websocket(self._url, max_size=FRAME_LIMIT) as websocket:
+            async with open_websocket(
+                self._url, max_size=FRAME_LIMIT, compression=None
+            ) as websocket:
                 self._client.dispatch_task = self._client._dispatcher.run(websocket)
                 opened.set_result(True)
                 await self._client.dispatch_task

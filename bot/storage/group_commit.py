@@ -33,6 +33,7 @@ BUSY_RETRY_SECONDS: Final = 0.25
 class _Queued(Generic[T]):
     work: Work[T]
     done: asyncio.Future[T]
+    dropped: bool = False  # its caller gave up waiting: never written
 
 
 class GroupCommit:
@@ -50,19 +51,26 @@ class GroupCommit:
         a batch that is rolled back, once on its own). With `give_up_after`, DatabaseBusy when
         the database stays locked by another process that long (the write is then dropped).
         """
-        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queued.append(_Queued(work, done))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        item = _Queued(work, done)
+        self._queued.append(item)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
         if give_up_after is None:
             # A caller cancelled while waiting cancels only its future: the write is in the
             # batch and is committed all the same.
             return await done
+        # A timer rather than wait_for: this runs for every write-ahead entry.
+        timer = loop.call_later(give_up_after, _give_up, item)
         try:
-            return await asyncio.wait_for(asyncio.shield(done), give_up_after)
-        except TimeoutError:
-            done.cancel()  # dropped before the batch is tried again
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if not done.cancelled():
+                raise  # the caller was cancelled: its write stays in the batch
             raise DatabaseBusy(f"the database stayed locked for {give_up_after:g} s") from None
+        finally:
+            timer.cancel()
 
     async def _write_queued(self) -> None:
         batch: list[_Queued[Any]] = []
@@ -73,7 +81,7 @@ class GroupCommit:
                     results = await self._commit(batch)
                 except DatabaseBusy:
                     # Another process holds the lock: keep the batch, in order, and try again.
-                    waiting = [item for item in batch if not item.done.cancelled()]
+                    waiting = [item for item in batch if not item.dropped]
                     self._queued = waiting + self._queued
                     batch = []
                     await asyncio.sleep(BUSY_RETRY_SECONDS)
@@ -97,9 +105,12 @@ class GroupCommit:
 
     async def _commit(self, batch: list[_Queued[Any]]) -> list[Any]:
         async with self._database.transaction() as db:
-            return [await item.work(db) for item in batch]
+            # A caller may give up while the transaction waits for another process's lock.
+            return [None if item.dropped else await item.work(db) for item in batch]
 
     async def _commit_alone(self, item: _Queued[Any]) -> None:
+        if item.dropped:
+            return
         try:
             async with self._database.transaction() as db:
                 result = await item.work(db)
@@ -108,6 +119,12 @@ class GroupCommit:
         else:
             if not item.done.done():
                 item.done.set_result(result)
+
+
+def _give_up(item: _Queued[Any]) -> None:
+    """The caller stops waiting: its write is dropped, unless its transaction already ran it."""
+    item.dropped = True
+    item.done.cancel()
 
 
 def _fail(item: _Queued[Any], error: Exception) -> None:

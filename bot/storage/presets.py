@@ -17,8 +17,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot.storage.automation import from_text, to_text
+from bot.storage.base import LOCK_WAIT_SECONDS
 
 if TYPE_CHECKING:
+    from bot.storage.backends import Connection
     from bot.storage.store import Store
 
 SaveOutcome = Literal["added", "replaced", "full"]
@@ -130,8 +132,11 @@ class PresetStore:
         self, user_id: str, status: SavedStatus, *, at: datetime, keep: int
     ) -> None:
         """`user_id` used `status`: it becomes their newest recent, replacing one with the same
-        text; only the newest `keep` are kept."""
-        async with self._store.transaction() as db:
+        text; only the newest `keep` are kept. Committed together with the other commands'
+        writes of the moment (a group commit: one per /status was a transaction of its own)."""
+        used_at = to_text(at)
+
+        async def write(db: Connection) -> None:
             await db.execute(
                 "DELETE FROM recent_statuses WHERE user_id = ? AND status_text = ?",
                 (user_id, status.text),
@@ -139,13 +144,15 @@ class PresetStore:
             await db.execute(
                 f"INSERT INTO recent_statuses (user_id, {_STATUS_COLUMNS}, used_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (user_id, *_values(status), to_text(at)),
+                (user_id, *_values(status), used_at),
             )
             await db.execute(
                 "DELETE FROM recent_statuses WHERE user_id = ? AND id NOT IN"
                 " (SELECT id FROM recent_statuses WHERE user_id = ? ORDER BY id DESC LIMIT ?)",
                 (user_id, user_id, keep),
             )
+
+        await self._store.write_together(write, give_up_after=LOCK_WAIT_SECONDS)
 
     async def recent(self, user_id: str, limit: int) -> list[SavedStatus]:
         """The newest `limit` recent statuses of `user_id`, newest first."""

@@ -42,6 +42,15 @@ def _is_locked(error: sqlite3.OperationalError) -> bool:
 async def patiently(statement: Callable[[], T], *, wait: float = LOCK_WAIT_SECONDS) -> T:
     """Run `statement`; while another process holds the lock, sleep and try again (backing off
     from 5 ms to 100 ms) for up to `wait` seconds, then raise DatabaseBusy."""
+    try:  # the usual case, without a look at the clock (this runs for every statement)
+        return statement()
+    except sqlite3.OperationalError as error:
+        if not _is_locked(error):
+            raise
+    return await _retry_while_locked(statement, wait)
+
+
+async def _retry_while_locked(statement: Callable[[], T], wait: float) -> T:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     pause = 0.005

@@ -4,6 +4,7 @@ gets its own result once committed, and one failing write takes no other write d
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from bot.core.crypto import generate_key
 from bot.storage.backends import Connection, Database
+from bot.storage.base import DatabaseBusy
 from bot.storage.group_commit import GroupCommit
 from bot.storage.store import Store
 
@@ -92,3 +94,24 @@ async def test_writes_after_a_batch_go_in_the_next_one(store: Store) -> None:
     await group.write(insert("n-2", "second"))
     assert counting.transactions == 2
     assert await stored(store, "n-") == {"n-1": "first", "n-2": "second"}
+
+
+async def test_a_write_that_gives_up_while_another_process_holds_the_lock_is_dropped(
+    tmp_path: Any,
+) -> None:
+    location = str(tmp_path / "locked.db")
+    async with await Store.open(location, secret_key=generate_key()) as opened:
+        group = GroupCommit(opened.database)
+        other = sqlite3.connect(location, isolation_level=None)  # another process's lock
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(DatabaseBusy):
+                await group.write(insert("b-1", "dropped"), give_up_after=0.3)
+            kept = asyncio.create_task(group.write(insert("b-2", "kept"), give_up_after=30))
+            await asyncio.sleep(0.05)
+            kept.cancel()  # the caller stops waiting; its write is still queued
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await group.write(insert("b-3", "after"))
+        assert await stored(opened, "b-") == {"b-2": "kept", "b-3": "after"}
