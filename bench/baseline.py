@@ -40,8 +40,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import aiohttp
-import websockets
 from rocketchat_async import RocketChat
+from websockets.client import connect as open_websocket
 from yarl import URL
 
 from bot.app.gc_tuning import freeze_start_up, tune_for_serving
@@ -124,7 +124,7 @@ class UncompressedRocketChat(RocketChat):  # type: ignore[misc]
 
     async def _start(self, address: str, connected_fut: asyncio.Future[bool]) -> None:
         try:
-            async with websockets.connect(address, compression=None) as websocket:
+            async with open_websocket(address, compression=None) as websocket:
                 self.dispatch_task = self._dispatcher.run(websocket)
                 connected_fut.set_result(True)
                 await self.dispatch_task

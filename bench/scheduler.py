@@ -93,7 +93,9 @@ def arm(rules: Sequence[Rule], users: int, rng: random.Random) -> Timetable[Job]
     """The timetable as the bot builds it at start-up: every rule once, every pending revert."""
     table: Timetable[Job] = Timetable()
     for rule in rules:
-        table.push(rule.trigger.next_fire(START, UTC), FireRule(rule.name))
+        first = rule.trigger.next_fire(START, UTC)
+        if first is not None:  # a message trigger keeps no time: nothing to arm
+            table.push(first, FireRule(rule.name))
     for user in range(users):
         due = START + timedelta(seconds=rng.randrange(24 * 3600))
         table.push(due, RevertDue(f"user-{user}", "status"))
@@ -122,7 +124,9 @@ def measure(label: str, rules: Sequence[Rule], users: int, hours: int, seed: int
         for job in due:
             if isinstance(job, FireRule):
                 fired += 1
-                table.push(by_name[job.rule].trigger.next_fire(now, UTC), job)
+                following = by_name[job.rule].trigger.next_fire(now, UTC)
+                if following is not None:
+                    table.push(following, job)
         rearm += time.perf_counter() - started
     return Run(label, entries, memory, ticks, due_total, find, rearm, fired)
 

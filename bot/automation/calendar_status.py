@@ -188,14 +188,14 @@ class CalendarStatus:
             if deleted
             else "I could not delete your message, so please delete it yourself."
         )
-        error = await self.refresh(ctx.sender_id)
-        if isinstance(error, FeedAddressRefused):  # it never will be fetched: not kept
+        failure = await self.refresh(ctx.sender_id)
+        if isinstance(failure, FeedAddressRefused):  # it never will be fetched: not kept
             await self._store.forget(ctx.sender_id)
-            return f"I did not keep that calendar: {error}. {cleanup}"
-        if error is not None:
+            return f"I did not keep that calendar: {failure}. {cleanup}"
+        if failure is not None:
             return (
                 f"I stored your calendar address, encrypted. {cleanup} But the first fetch "
-                f"failed: {error}. I will keep trying; `{self.prefix}calendar status` shows how "
+                f"failed: {failure}. I will keep trying; `{self.prefix}calendar status` shows how "
                 f"it goes, `{self.prefix}calendar off` removes it."
             )
         feed = await self._store.get(ctx.sender_id)

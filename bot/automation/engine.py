@@ -268,7 +268,7 @@ class RuleEngine:
         holds the status, the rule's status is kept for when it ends, and only the rest is
         set; a temporary one is kept too, to come back after a meeting that covers it."""
         fields = rule.change.fields()
-        status = {key: fields[key] for key in STATUS_FIELDS if key in fields}
+        status: dict[str, str] = {key: fields[key] for key in STATUS_FIELDS if key in fields}
         if self._layers is None or not status:
             return fields
         duration = rule.change.duration
