@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.bench_runs import run_bench
 
 
 def test_tiny_calendar_run_reports_cpu_per_poll_against_the_baseline_and_memory() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.calendar", "--feeds", "3", "--events", "20"],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        timeout=180,
-    )
-    assert run.returncode == 0, run.stderr
-    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    stdout, figures = run_bench("bench.calendar", "--feeds", "3", "--events", "20", timeout=180)
     assert figures["feeds"] == 3 and figures["intervals_kept"] > 0
     for key in (
         "baseline_get_ms_per_feed",
@@ -32,4 +18,4 @@ def test_tiny_calendar_run_reports_cpu_per_poll_against_the_baseline_and_memory(
         "peak_bytes_per_person_full",
     ):
         assert figures[key] >= 0, key
-    assert "CPU per feed per poll" in run.stdout and "memory per person" in run.stdout
+    assert "CPU per feed per poll" in stdout and "memory per person" in stdout
