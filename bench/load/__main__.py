@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--profile", type=Path, metavar="FILE", help="py-spy the bot (first round, first mix)")
     add("--profile-sandbox", type=Path, metavar="FILE", help="py-spy the sandbox likewise")
+    add("--profile-baseline", type=Path, metavar="FILE", help="py-spy the baseline likewise")
     add("--profile-gil", action="store_true", help="sample only the thread holding the GIL")
     add("--profile-rate", type=int, default=250, help="py-spy samples a second")
     add("--timeout", type=float, default=3600.0, help="stop the whole run after this many s")
@@ -171,6 +172,7 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, argparse.Namespace]:
         rounds=args.rounds,
         profile=args.profile.resolve() if args.profile else None,
         profile_sandbox=args.profile_sandbox.resolve() if args.profile_sandbox else None,
+        profile_baseline=args.profile_baseline.resolve() if args.profile_baseline else None,
         profile_rate=args.profile_rate,
         profile_gil=args.profile_gil,
         bot_source=args.bot_source.resolve(),

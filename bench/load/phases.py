@@ -76,6 +76,7 @@ class Options:
     rounds: int
     profile: Path | None
     profile_sandbox: Path | None
+    profile_baseline: Path | None
     profile_rate: int
     profile_gil: bool
     bot_source: Path
@@ -92,7 +93,8 @@ async def run_load_phase(
 ) -> dict[str, Any]:
     """A fresh sandbox, the target, the people with delegated tokens, the mix; the figures.
 
-    The profilers, if asked for, watch the bot's first round of the first mix only."""
+    The profilers, if asked for, watch the first round of the first mix only (the bot and the
+    sandbox beside it, or the baseline)."""
     suffix = f"{mix_name}-{target.name}-{round_number}"
     sandbox, url = await start_sandbox(f"sandbox-{suffix}", WORKSPACE_ENV, work, LOGGED_SANDBOX)
     child: Child | None = None
@@ -130,11 +132,13 @@ async def run_load_phase(
             sampler = VisibilitySampler(
                 admin, options.visibility_concurrency, options.reply_timeout
             )
-            if target is BOT and round_number == 1 and mix_name == options.mixes[0]:
-                for output, pid in (
-                    (options.profile, child.pid),
-                    (options.profile_sandbox, sandbox.pid),
-                ):
+            if round_number == 1 and mix_name == options.mixes[0]:
+                watched = (
+                    [(options.profile, child.pid), (options.profile_sandbox, sandbox.pid)]
+                    if target is BOT
+                    else [(options.profile_baseline, child.pid)]
+                )
+                for output, pid in watched:
                     if output is not None:
                         spies.append(PySpy(output))
                         await spies[-1].start(

@@ -9,6 +9,8 @@ from typing import Final
 
 # The characters of Meteor's ids (Random.id()): message ids the bot makes use them too.
 ID_ALPHABET: Final = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
+# byte → its letter of ID_ALPHABET (byte % 55), for bytes.translate
+_ID_LETTERS: Final = bytes(ord(ID_ALPHABET[byte % len(ID_ALPHABET)]) for byte in range(256))
 
 
 class RoomType(StrEnum):
@@ -71,4 +73,4 @@ def _derived_id(*parts: str) -> str:
     """A Meteor-style id (17 characters of ID_ALPHABET) that only depends on `parts`."""
     joined = "\x00".join(parts).encode("utf-8", "surrogatepass")
     digest = hashlib.blake2b(joined, digest_size=17).digest()
-    return "".join(ID_ALPHABET[byte % len(ID_ALPHABET)] for byte in digest)
+    return digest.translate(_ID_LETTERS).decode("ascii")

@@ -53,19 +53,28 @@ class Chain:
 
     def __init__(self, steps: Sequence[Step]) -> None:
         self.steps = tuple(steps)
+        entry: Proceed = _end
+        for step in reversed(self.steps):
+            entry = _linked(step, entry)
+        self._entry = entry
 
     async def run(self, delivery: Delivery) -> None:
         """Take `delivery` through the steps until one ends it (or all have seen it)."""
-        await self._from(0, delivery)
+        await self._entry(delivery)
 
-    async def _from(self, index: int, delivery: Delivery) -> None:
-        if index == len(self.steps):
-            return
 
-        async def proceed(passed: Delivery) -> None:
-            await self._from(index + 1, passed)
+# Each step's `proceed` is built once and hands back the next step's coroutine itself, rather
+# than a coroutine of its own that awaits it: every pause of a command (a REST call, a database
+# write) is resumed through all the frames above it, so the chain adds one frame per step.
+def _linked(step: Step, after: Proceed) -> Proceed:
+    def proceed(delivery: Delivery) -> Awaitable[None]:
+        return step(delivery, after)
 
-        await self.steps[index](delivery, proceed)
+    return proceed
+
+
+async def _end(delivery: Delivery) -> None:
+    return None
 
 
 class Answerer:
