@@ -52,9 +52,8 @@ class Chain:
     """The steps, in order; running it runs the first, which may run the next, and so on."""
 
     def __init__(self, steps: Sequence[Step]) -> None:
-        self.steps = tuple(steps)
         entry: Proceed = _end
-        for step in reversed(self.steps):
+        for step in reversed(steps):
             entry = _linked(step, entry)
         self._entry = entry
 
