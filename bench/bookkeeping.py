@@ -3,11 +3,10 @@
     python -m bench.bookkeeping [--in-flight 32] [--commands 10000] [--rounds 3]
 
 Each simulated command does what a status change does to the bot's SQLite file, through the
-real classes: the handled-message claim (a read), the write-ahead audit entry, then the settled
-entry with its undo point and the cancelled reverts written with the handled record and the
-room's catch-up mark (bot.storage.message_writes); `--in-flight` commands at once, so the group
-commit batches as it does under load. It prints one JSON line: the CPU per command (process
-time, µs) of every round and their median.
+real classes: the handled-message claim (a read), the write-ahead audit entry, the settled entry
+with its undo point and the cancelled reverts, then the handled record with the room's catch-up
+mark; `--in-flight` commands at once, so the group commit batches as it does under load. It
+prints one JSON line: the CPU per command (process time, µs) of every round and their median.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from bot.core.crypto import generate_key
 from bot.core.message import IncomingMessage, RoomType
 from bot.storage.automation import AutomationStore, UndoPoint
 from bot.storage.handled import HandledMessages
-from bot.storage.message_writes import collecting
 from bot.storage.store import Store
 
 PEOPLE = 3000
@@ -46,22 +44,21 @@ async def _one_command(
     )
     await handled.claim(message, time.time() * 1000)
     changes = [{"field": "status_text", "old": "before", "new": "after"}]
-    with collecting(message_id, user_id) as writes:  # as the dispatcher runs a message
-        await automation.intend(
-            message_id, at=at, user_id=user_id, username=user_id, changes=changes, cause=CAUSE
-        )
-        await automation.settle(
-            user_id=user_id,
-            username=user_id,
-            at=at,
-            changes=changes,
-            cause=CAUSE,
-            message_id=message_id,
-            undo=UndoPoint(user_id, {"status_text": ("before", "after")}, CAUSE, at),
-            drop_undo=False,
-            cancel_reverts=["status"],
-        )
-    await handled.finished(message, writes.close())
+    await automation.intend(
+        message_id, at=at, user_id=user_id, username=user_id, changes=changes, cause=CAUSE
+    )
+    await automation.settle(
+        user_id=user_id,
+        username=user_id,
+        at=at,
+        changes=changes,
+        cause=CAUSE,
+        message_id=message_id,
+        undo=UndoPoint(user_id, {"status_text": ("before", "after")}, CAUSE, at),
+        drop_undo=False,
+        cancel_reverts=["status"],
+    )
+    await handled.finished(message)
 
 
 async def one_round(folder: Path, in_flight: int, commands: int) -> float:

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Final, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Final, Protocol
 
 from bot.core.message import IncomingMessage
-from bot.storage.group_commit import Work
 from bot.storage.handled import Claim
-from bot.storage.message_writes import MessageWrites, collecting
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +40,8 @@ class MessageLedger(Protocol):
         message left to another replica first (it is probably taken)."""
         ...
 
-    async def finished(self, message: IncomingMessage, also: Sequence[Work[Any]] = ()) -> None:
-        """The message has been handled (whatever the outcome): record it, and write `also`
-        (what its run deferred, bot.storage.message_writes) in the same transaction."""
+    async def finished(self, message: IncomingMessage) -> None:
+        """The message has been handled (whatever the outcome): record it."""
         ...
 
 
@@ -154,21 +150,11 @@ class Admission:
         for task in list(self._waiting.values()):
             task.cancel()
 
-    def running(self, message: IncomingMessage) -> AbstractContextManager[MessageWrites | None]:
-        """The run of `message`: its own settlement waits for its handled record (with a
-        ledger; without one, there is no record to wait for and everything is written at once)."""
-        if self.ledger is None:
-            return nullcontext()
-        return collecting(message.id, message.sender_id)
-
-    async def finished(
-        self, message: IncomingMessage, writes: MessageWrites | None = None
-    ) -> None:
-        """Record the message as handled, with what its run deferred; a failure is logged
-        (the message then runs again after a restart, and settles from its write-ahead entry)."""
+    async def finished(self, message: IncomingMessage) -> None:
+        """Record the message as handled; a failure is logged (the record is a safety net)."""
         if self.ledger is None:
             return
         try:
-            await self.ledger.finished(message, writes.close() if writes is not None else ())
+            await self.ledger.finished(message)
         except Exception:
             log.exception("could not record message %s as handled", message.id)

@@ -8,8 +8,7 @@ recorded once its sender's queue is done with it. An edit is an event of its own
 
 Admitted messages (bot.framework.admission: the ledger's claim, replica affinity) go into their
 sender's queue: one sender's messages run one at a time in the order sent; different senders
-run concurrently, at most `max_concurrent` at once. A run's own settlement is written with its
-handled record, and the sender's lock is kept until then (bot.storage.message_writes). In the queue each message goes through the
+run concurrently, at most `max_concurrent` at once. In the queue each message goes through the
 chain of steps (bot.framework.chain, bot.framework.steps): privacy, the secret guard, parsing,
 the flood gate, the screen, the hooks, the command; every error ends as a sentence.
 """
@@ -97,20 +96,12 @@ class Dispatcher:
     async def _work(self, sender_id: str, lane: _Lane) -> None:
         while not lane.queue.empty():
             delivery = lane.queue.get_nowait()
-            writes = None
-            try:
-                async with self._slots:
-                    with self._admission.running(delivery.message) as writes:
-                        try:
-                            await self._chain.run(delivery)
-                        except Exception:  # a step's own errors are its own; never stop the lane
-                            log.exception(
-                                "the dispatch chain failed on message %s", delivery.message.id
-                            )
-                await self._admission.finished(delivery.message, writes)
-            finally:
-                if writes is not None:
-                    writes.release()  # the sender's lock, kept until the message was recorded
+            async with self._slots:
+                try:
+                    await self._chain.run(delivery)
+                except Exception:  # a step's own errors are its own; never stop the lane
+                    log.exception("the dispatch chain failed on message %s", delivery.message.id)
+            await self._admission.finished(delivery.message)
             lane.queue.task_done()
         if self._lanes.get(sender_id) is lane and lane.queue.empty():
             del self._lanes[sender_id]

@@ -331,9 +331,7 @@ class AutomationStore:
     ) -> None:
         """The bookkeeping of one change, in one transaction: its audit entry (settling the
         pending one of `message_id`), the undo point, and the pending reverts it replaces.
-        A command's own settlement is written with its message's handled record
-        (bot.storage.message_writes); any other with other bookkeeping of the moment (a group
-        commit)."""
+        Committed together with other commands' bookkeeping of the moment (a group commit)."""
         groups = list(dict.fromkeys(cancel_reverts))
 
         async def write(db: Connection) -> None:
@@ -356,7 +354,7 @@ class AutomationStore:
             if groups:
                 await _delete_reverts(db, user_id, groups)
 
-        await self._store.write_with_message(message_id, write)
+        await self._store.write_together(write)
 
     # -- undo -------------------------------------------------------------------------------
 

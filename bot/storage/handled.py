@@ -5,9 +5,8 @@ this record (schema version 4, in the bot's SQLite file) does it across restarts
 
 * a message is *accepted* when the dispatcher queues it and *finished* when its lane is done
   with it (answered, or taken by a hook, or found to be chatter). Finishing writes its id and,
-  in the same transaction, the room's catch-up mark (the server time up to which every message
-  of the room is finished: the newest finished one, but never past one still in flight) and
-  the settlement of the change its run made (bot.storage.message_writes).
+  in the same transaction, the room's catch-up mark: the server time up to which every message
+  of the room is finished (the newest finished one, but never past one still in flight).
 * after a reconnect or a restart the bot asks each room for its history since the mark (a
   little before: clients may date their messages a few seconds back) and feeds what it finds
   to the dispatcher; `is_new` turns away whatever was finished or is still in flight.
@@ -30,13 +29,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from enum import Enum
-from typing import Any, Final
+from typing import Final
 
 from bot.core.message import IncomingMessage
 from bot.storage.backends import Connection
-from bot.storage.group_commit import Work
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -175,9 +173,8 @@ class HandledMessages:
             return Claim.TAKEN  # finished, or in a live replica's hands
         return Claim.WAIT  # an older message of the sender comes first
 
-    async def finished(self, message: IncomingMessage, also: Sequence[Work[Any]] = ()) -> None:
-        """Record the message as handled and move its room's mark, durably, before returning;
-        `also` (what the message's run deferred: its settlement) goes in the same transaction.
+    async def finished(self, message: IncomingMessage) -> None:
+        """Record the message as handled and move its room's mark, durably, before returning.
 
         Messages finishing together share one transaction (Store.write_together): under load
         one write records many, and each caller still returns only once its own row is stored.
@@ -188,8 +185,6 @@ class HandledMessages:
         now = self._clock()
 
         async def write(db: Connection) -> None:
-            for work in also:
-                await work(db)
             if self.claims_in_database:
                 await db.execute(
                     "UPDATE handled_messages SET claimed_by = NULL, lease_until = NULL,"

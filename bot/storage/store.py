@@ -29,7 +29,6 @@ from bot.core.errors import ConfigError, DatabaseBusy
 from bot.core.setting_names import describe_key
 from bot.storage.backends import Connection, Database, is_postgres_url, open_database, redact_url
 from bot.storage.group_commit import GroupCommit, Work
-from bot.storage.message_writes import running
 from bot.storage.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from bot.storage.sqlite import unusable
 
@@ -247,15 +246,6 @@ class Store:
         `give_up_after`: DatabaseBusy (and the write dropped) when another process keeps the
         database locked that long; without it the write waits for as long as that takes."""
         return await self._group.write(work, give_up_after=give_up_after)
-
-    async def write_with_message(self, message_id: str | None, work: Work[None]) -> None:
-        """Run `work` with the handled record of `message_id` when this task is running that
-        message (bot.storage.message_writes), else now, like `write_together`."""
-        writes = running(message_id) if message_id is not None else None
-        if writes is None:
-            await self.write_together(work)
-        else:
-            writes.defer(work)
 
     def reading(self) -> AbstractAsyncContextManager[Connection]:
         """A connection for reads (serialised with the writes on SQLite)."""
