@@ -5,7 +5,7 @@ calls) and then the target as a separate process, so neither target inherits the
 messages, users or garbage. The load generator (this process) creates the people, each with a
 personal access token delegated in the DM (`/token set`), then drives them (bench/load/drive.py).
 
-CPU per command is the target's user+system time from `/proc/<pid>/stat` (every thread) over
+CPU per command is the target's user+system time by its process CPU clock (every thread) over
 the load, divided by the commands answered; the server's the same for the sandbox process.
 Peak memory is the target's VmHWM. Throughput is the commands answered over the time from the
 first send to the last answer.
@@ -18,7 +18,7 @@ import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bench.client import ChatUser
 from bench.load.drive import (
@@ -36,6 +36,7 @@ from bench.load.server_log import (
     attribute_calls,
     call_summary,
     fetch_calls,
+    first_in_window_share,
     unattributed_calls,
 )
 from bench.load.stats import latency_summary
@@ -53,9 +54,12 @@ from bench.load.workspace import (
     wait_until_answered,
 )
 from bench.proc import Child, own_cpu_seconds, start_sandbox
+from bot.app.config import BotSettings
 from sandbox.people import create_account
 
 MAX_HANDS = 200  # default visits at once in a paced mix
+# How long the bot serves a change from its profile snapshot (its default; the bench keeps it).
+SNAPSHOT_SECONDS: Final = BotSettings.model_fields["profile_snapshot_seconds"].default
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,7 @@ async def run_load_phase(
         "pacing": _pacing_figures(pacing, duration) if mix.paced else None,
         "server_calls": {
             **call_summary(answers.windows, calls),
+            "first_in_window_share": first_in_window_share(answers.windows, SNAPSHOT_SECONDS),
             "target_own_calls_per_1000_commands": own_calls,
         },
         "cpu_s": round(cpu, 3),
