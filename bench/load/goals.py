@@ -10,9 +10,10 @@ of the per-round ratios):
 
 plus, from the footprint phase: memory per delegated person and per pending conversation under
 2 KB, start to first command under 1 s. A mix whose run has a problem (a phase shorter than its
-minimum, people who ran out, a spaced mix whose changes mostly found a warm snapshot) proves
-nothing either way: its targets count as not met. The check exits 1 unless every target of the
-table is met in the files given (a later file's mix replaces an earlier one's).
+minimum, people who ran out, a spaced mix whose changes mostly came within 30 s of their
+person's last answer) proves nothing either way: its targets count as not met. The check exits
+1 unless every target of the table is met in the files given (a later file's mix replaces an
+earlier one's).
 """
 
 from __future__ import annotations

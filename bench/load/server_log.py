@@ -116,6 +116,21 @@ def unattributed_calls(
     return {name: round(count * 1000 / len(windows), 2) for name, count in sorted(counted.items())}
 
 
+def first_in_window_share(windows: Sequence[Window], window_seconds: float) -> float | None:
+    """The share of changes sent more than `window_seconds` after their person's last answer
+    (or as their first command): the changes no profile snapshot of that age can serve. A
+    property of the workload and its pace, the same measure for both targets."""
+    last_answer: dict[str, float] = {}
+    changes = first = 0
+    for window in sorted(windows, key=lambda one: one.sent):
+        previous = last_answer.get(window.user_id)
+        if window.change:
+            changes += 1
+            first += previous is None or window.sent - previous > window_seconds
+        last_answer[window.user_id] = max(previous or window.answered, window.answered)
+    return round(first / changes, 3) if changes else None
+
+
 def call_summary(windows: Sequence[Window], calls: Sequence[list[str]]) -> dict[str, Any]:
     """REST calls per command by kind, and the share of changes that needed no `GET me`."""
     per_kind: dict[str, dict[str, Any]] = {}

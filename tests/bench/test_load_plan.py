@@ -19,6 +19,8 @@ from bench.load.plan import (
     make_people,
     show_profile,
 )
+from bench.load.report import phase_problems
+from bench.load.server_log import Window, first_in_window_share
 from bench.load.stats import summarise_figure
 
 
@@ -171,3 +173,37 @@ def test_a_person_changes_their_email_at_most_once_a_phase() -> None:
     person = _person()
     visits = _visits(Realistic(), person, 500)
     assert sum(visit[0].kind == "email" for visit in visits) == 1
+
+
+def _window(user_id: str, sent: float, answered: float, change: bool = True) -> Window:
+    return Window(user_id=user_id, kind="bio", change=change, sent=sent, answered=answered)
+
+
+def test_a_change_counts_as_first_only_over_the_window_after_its_persons_last_answer() -> None:
+    windows = [
+        _window("ann", 0.0, 0.5),  # her first: no snapshot of her yet
+        _window("ann", 0.6, 1.0),  # the second of the visit: a snapshot 0.1 s old
+        _window("bob", 5.0, 6.0, change=False),  # /profile: not a change, but it reads
+        _window("bob", 20.0, 20.2),  # 14 s after his /profile's answer
+        _window("ann", 31.1, 31.3),  # 30.1 s after her last answer
+    ]
+    assert first_in_window_share(windows, 30.0) == 0.5
+    assert first_in_window_share([], 30.0) is None
+
+
+def test_a_spaced_run_is_doubtful_when_most_changes_came_inside_the_window() -> None:
+    phase: dict[str, Any] = {
+        "target": "bot",
+        "mix": "spaced",
+        "answered_wrong": 0,
+        "timeouts": 0,
+        "extra_messages": 0,
+        "duration_s": 25.0,
+        "pacing": None,
+        "server_calls": {"first_in_window_share": 0.67, "warm_share": 0.9},
+    }
+    assert phase_problems(phase, 20.0) == []  # mostly first, however few reads the bot made
+    phase["server_calls"]["first_in_window_share"] = 0.4
+    (problem,) = phase_problems(phase, 20.0)
+    assert "only 40% of the changes" in problem
+    assert phase_problems({**phase, "mix": "burst"}, 20.0) == []

@@ -79,6 +79,7 @@ def test_every_mix_runs_once_and_reports_every_figure_for_bot_and_baseline(
                 assert phase["reply_latency"][figure] is not None, (mix, target, figure)
                 assert phase["visible_latency"][figure] is not None, (mix, target, figure)
             assert phase["server_calls"]["warm_share"] is not None
+            assert phase["server_calls"]["first_in_window_share"] is not None
         for figure in JUDGED:
             summary = measured["figures"][figure]
             assert summary["ratio"] is not None, (mix, figure)
