@@ -130,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--profile-baseline", type=Path, metavar="FILE", help="py-spy the baseline likewise")
     add("--profile-gil", action="store_true", help="sample only the thread holding the GIL")
     add("--profile-rate", type=int, default=250, help="py-spy samples a second")
-    add("--timeout", type=float, default=3600.0, help="stop the whole run after this many s")
+    add(
+        "--timeout",
+        type=float,
+        help="stop the whole run after this many s (default: 0.5 s a person a phase, + 900 s)",
+    )
     add("--keep", type=Path, help="keep the children's logs and databases here")
     add(
         "--bot-source",
@@ -178,6 +182,8 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, argparse.Namespace]:
         bot_source=args.bot_source.resolve(),
         seed=args.seed,
     )
+    if args.timeout is None:
+        args.timeout = options.budget_seconds
     return options, args
 
 

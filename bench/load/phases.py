@@ -58,6 +58,11 @@ from bot.app.config import BotSettings
 from sandbox.people import create_account
 
 MAX_HANDS = 200  # default visits at once in a paced mix
+# The run's default overall limit. Creating a person and delegating their token took about
+# 0.13 s a person on 2 cores (14,000 people: 27-31 min a phase, bench/RESULTS.md part 5);
+# the limit allows four times that, so only a hung run reaches it.
+SETUP_BUDGET_SECONDS_PER_PERSON: Final = 0.5
+FIXED_BUDGET_SECONDS: Final = 900.0  # the children's start-up, the footprint phase, the report
 # How long the bot serves a change from its profile snapshot (its default; the bench keeps it).
 SNAPSHOT_SECONDS: Final = BotSettings.model_fields["profile_snapshot_seconds"].default
 
@@ -90,6 +95,15 @@ class Options:
     def paced_hands(self) -> int:
         """Visits at once in a paced mix."""
         return min(self.people, self.hands or MAX_HANDS)
+
+    @property
+    def budget_seconds(self) -> float:
+        """How long the whole run may take before it is stopped as hung (`--timeout`'s default).
+
+        Each load phase creates its own people, so the limit grows with people x phases."""
+        load_phases = len(self.mixes) * self.rounds * sum(p != "footprint" for p in self.phases)
+        per_phase = self.people * SETUP_BUDGET_SECONDS_PER_PERSON + 10 * self.min_phase_seconds
+        return FIXED_BUDGET_SECONDS + load_phases * per_phase
 
 
 async def run_load_phase(

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.load.__main__ import parse_options
 from bench.load.goals import MIX_GOALS, check_targets
 from bench.load.plan import (
     STATUS_TEXTS_PER_USER,
@@ -207,3 +208,15 @@ def test_a_spaced_run_is_doubtful_when_most_changes_came_inside_the_window() -> 
     (problem,) = phase_problems(phase, 20.0)
     assert "only 40% of the changes" in problem
     assert phase_problems({**phase, "mix": "burst"}, 20.0) == []
+
+
+def test_a_run_is_given_time_for_every_person_it_creates_in_every_phase() -> None:
+    # 14,000 spaced people, one round, both sides: one phase took up to 31 min to create its
+    # people (bench/RESULTS.md, part 5), so a fixed hour stopped a healthy run half-way.
+    one_round = ["--mix", "spaced", "--people", "14000", "--phases", "baseline,bot"]
+    _, args = parse_options(one_round)
+    assert args.timeout > 2 * (2 * 31 * 60)
+    _, five = parse_options([*one_round, "--rounds", "5"])
+    assert five.timeout > 5 * (2 * 31 * 60)
+    _, given = parse_options([*one_round, "--timeout", "100"])
+    assert given.timeout == 100
