@@ -58,9 +58,9 @@ from bot.app.config import BotSettings
 from sandbox.people import create_account
 
 MAX_HANDS = 200  # default visits at once in a paced mix
-# The run's default overall limit. Creating a person and delegating their token took about
-# 0.13 s a person on 2 cores (14,000 people: 27-31 min a phase, bench/RESULTS.md part 5);
-# the limit allows four times that, so only a hung run reaches it.
+# The run's default overall limit. Creating a person and delegating their token took 0.13 to
+# 0.16 s a person on 2 cores (14,000 people: 27-38 min a phase, bench/RESULTS.md part 5);
+# the limit allows three times that, so only a hung run reaches it.
 SETUP_BUDGET_SECONDS_PER_PERSON: Final = 0.5
 FIXED_BUDGET_SECONDS: Final = 900.0  # the children's start-up, the footprint phase, the report
 # How long the bot serves a change from its profile snapshot (its default; the bench keeps it).
